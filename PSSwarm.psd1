@@ -1,0 +1,32 @@
+@{
+    RootModule           = 'PSSwarm.dll'
+    ModuleVersion        = '0.1.0'
+    CompatiblePSEditions = @('Core')
+    GUID                 = '5d7c2f0e-6a8b-4c1e-9d3f-2b7a1e4c8f60'
+    Author               = 'PSSwarm contributors'
+    CompanyName          = 'PSSwarm'
+    Copyright            = '(c) PSSwarm contributors. MIT licence.'
+    Description          = "Docker Engine's swarm mode as a PowerShell module: a Raft-replicated store among managers, a swarm root CA, join tokens and a mutually authenticated TLS listener, driven by cmdlets and the psswarmd daemon."
+    PowerShellVersion    = '7.4'
+    FormatsToProcess     = @('PSSwarm.format.ps1xml')
+    CmdletsToExport      = @(
+        'Start-SwarmDaemon'
+        'Stop-SwarmDaemon'
+        'Initialize-Swarm'
+        'Get-Swarm'
+        'Exit-Swarm'
+        'Get-SwarmJoinToken'
+        'Update-SwarmJoinToken'
+        'Get-SwarmNode'
+        'Get-SwarmNetwork'
+    )
+    FunctionsToExport    = @()
+    VariablesToExport    = @()
+    AliasesToExport      = @('Leave-Swarm')
+    PrivateData          = @{
+        PSData = @{
+            Tags       = @('Docker', 'Swarm', 'Raft', 'Cluster', 'Linux', 'PSEdition_Core')
+            ProjectUri = ''
+        }
+    }
+}

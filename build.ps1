@@ -1,0 +1,173 @@
+#!/usr/bin/env pwsh
+<#
+.SYNOPSIS
+    PSSwarm's front door: Build, Test, Docs, Demo, Bench, Clean.
+.EXAMPLE
+    dotnet tool restore; dotnet pwsh ./build.ps1 Test
+#>
+[CmdletBinding()]
+param(
+    [Parameter(Position = 0)]
+    [ValidateSet('Build', 'Test', 'UnitTest', 'PesterTest', 'Docs', 'Demo', 'Bench', 'Clean')]
+    [string] $Task = 'Build',
+
+    [ValidateSet('Debug', 'Release')]
+    [string] $Configuration = 'Release',
+
+    # Pester: only these test files (names or paths under tests/).
+    [string[]] $TestPath,
+
+    # Skip the build (Test tasks): use the module already staged in out/.
+    [switch] $NoBuild
+)
+
+$ErrorActionPreference = 'Stop'
+Set-StrictMode -Version Latest
+$root = $PSScriptRoot
+$out = Join-Path $root 'out'
+$staged = Join-Path $out 'PSSwarm'
+$env:DOTNET_CLI_TELEMETRY_OPTOUT = '1'
+$env:DOTNET_NOLOGO = '1'
+$env:DOTNET_SKIP_FIRST_TIME_EXPERIENCE = '1'
+
+function Invoke-Native {
+    param([string] $File, [string[]] $Arguments)
+    & $File @Arguments
+    if ($LASTEXITCODE -ne 0) { throw "$File $($Arguments -join ' ') failed with exit code $LASTEXITCODE" }
+}
+
+function Get-ModuleVersion {
+    (Import-PowerShellDataFile (Join-Path $root 'PSSwarm.psd1')).ModuleVersion
+}
+
+function Invoke-Build {
+    $version = Get-ModuleVersion
+    Write-Host "Building PSSwarm $version ($Configuration)" -ForegroundColor Cyan
+    if (Test-Path $staged) { Remove-Item $staged -Recurse -Force }
+    $common = @('-c', $Configuration, "-p:Version=$version", '--nologo', '-v', 'quiet', '-clp:ErrorsOnly')
+    Invoke-Native dotnet (@('publish', (Join-Path $root 'src/PSSwarm/PSSwarm.csproj'), '-o', $staged) + $common)
+    Invoke-Native dotnet (@('publish', (Join-Path $root 'src/PSSwarm.Daemon/PSSwarm.Daemon.csproj'), '-o', (Join-Path $staged 'daemon'), '--no-self-contained') + $common)
+    Remove-Item (Join-Path $staged '*.pdb'), (Join-Path $staged 'daemon/*.pdb') -ErrorAction SilentlyContinue
+    Copy-Item (Join-Path $root 'PSSwarm.psd1') $staged
+    Copy-Item (Join-Path $root 'src/PSSwarm/PSSwarm.format.ps1xml') $staged
+    Invoke-Docs
+    $daemon = Join-Path $staged 'daemon/psswarmd'
+    if (-not (Test-Path $daemon)) { throw "the daemon was not staged at $daemon" }
+    Write-Host "Staged the module in $staged" -ForegroundColor Green
+}
+
+function Invoke-Docs {
+    $converter = Join-Path $root 'tools/Build-Help.ps1'
+    if (-not (Test-Path $converter)) { Write-Warning 'tools/Build-Help.ps1 is missing: no MAML help staged'; return }
+    & $converter -DocsPath (Join-Path $root 'docs/en-US') -OutputPath (Join-Path $staged 'en-US')
+}
+
+function Get-PesterModule {
+    $pester = Join-Path ([Environment]::GetFolderPath('UserProfile')) '.nuget/packages/pester/5.7.1/tools/Pester.psd1'
+    if (-not (Test-Path $pester)) {
+        Invoke-Native dotnet @('restore', (Join-Path $root 'tests/tools/Pester.Restore.csproj'), '--nologo', '-v', 'quiet')
+    }
+    if (-not (Test-Path $pester)) { throw "Pester 5.7.1 was not restored to $pester" }
+    $pester
+}
+
+# Runs the xunit projects; returns @{ Passed; Failed; Skipped }.
+function Invoke-UnitTest {
+    $results = Join-Path $out 'TestResults'
+    if (Test-Path $results) { Remove-Item $results -Recurse -Force }
+    $counts = @{ Passed = 0; Failed = 0; Skipped = 0 }
+    foreach ($project in Get-ChildItem (Join-Path $root 'tests') -Recurse -Filter '*.Tests.csproj') {
+        Write-Host "xunit: $($project.BaseName)" -ForegroundColor Cyan
+        & dotnet test $project.FullName -c $Configuration --nologo -v quiet --logger 'trx;LogFileName=unit.trx' --logger 'console;verbosity=minimal' --results-directory (Join-Path $results $project.BaseName)
+        $code = $LASTEXITCODE
+        $trx = Get-ChildItem (Join-Path $results $project.BaseName) -Filter *.trx -Recurse -ErrorAction SilentlyContinue | Select-Object -First 1
+        if (-not $trx) {
+            Write-Host "  no results from $($project.BaseName) (exit code $code): counted as one failure" -ForegroundColor Red
+            $counts.Failed++
+            continue
+        }
+        $c = ([xml](Get-Content $trx.FullName -Raw)).TestRun.ResultSummary.Counters
+        $counts.Passed += [int]$c.passed
+        $counts.Failed += [int]$c.failed + [int]$c.error + [int]$c.timeout + [int]$c.aborted
+        $counts.Skipped += [int]$c.notExecuted
+        if ($code -ne 0 -and ([int]$c.failed + [int]$c.error) -eq 0) { $counts.Failed++ }
+    }
+    $counts
+}
+
+# Runs Pester in a child pwsh (a fresh process imports the staged module); returns counts.
+function Invoke-PesterTest {
+    $pester = Get-PesterModule
+    $paths = if ($TestPath) {
+        $TestPath | ForEach-Object { if (Test-Path $_) { (Resolve-Path $_).Path } else { Join-Path $root "tests/$_" } }
+    } else { (Get-ChildItem (Join-Path $root 'tests') -Filter '*.Tests.ps1').FullName }
+    $resultFile = Join-Path $out 'pester-result.json'
+    Remove-Item $resultFile -ErrorAction SilentlyContinue
+    $script = {
+        param($Pester, $Paths, $ResultFile)
+        $ErrorActionPreference = 'Stop'
+        Import-Module $Pester
+        $config = New-PesterConfiguration
+        $config.Run.Path = $Paths
+        $config.Run.PassThru = $true
+        $config.Output.Verbosity = 'Detailed'
+        $config.Output.StackTraceVerbosity = 'Filtered'
+        $r = Invoke-Pester -Configuration $config
+        @{
+            Passed  = $r.PassedCount
+            Failed  = $r.FailedCount + $r.FailedBlocksCount + $r.FailedContainersCount
+            Skipped = $r.SkippedCount
+        } | ConvertTo-Json | Set-Content $ResultFile
+    }
+    $env:NO_COLOR = '1'
+    & (Join-Path $PSHOME 'pwsh') -NoProfile -NonInteractive -Command $script -args $pester, $paths, $resultFile
+    if (-not (Test-Path $resultFile)) {
+        Write-Host "Pester did not report results (exit code $LASTEXITCODE): counted as one failure" -ForegroundColor Red
+        return @{ Passed = 0; Failed = 1; Skipped = 0 }
+    }
+    $r = Get-Content $resultFile -Raw | ConvertFrom-Json
+    @{ Passed = [int]$r.Passed; Failed = [int]$r.Failed; Skipped = [int]$r.Skipped }
+}
+
+function Write-Summary($counts) {
+    $line = "$($counts.Passed) passed, $($counts.Failed) failed"
+    if ($counts.Skipped) { $line += ", $($counts.Skipped) skipped" }
+    Write-Host $line
+    exit ([int]($counts.Failed -gt 0))
+}
+
+switch ($Task) {
+    'Build' { Invoke-Build }
+    'Docs' { Invoke-Docs }
+    'Clean' { if (Test-Path $out) { Remove-Item $out -Recurse -Force } }
+    'UnitTest' {
+        Write-Summary (Invoke-UnitTest)
+    }
+    'PesterTest' {
+        if (-not $NoBuild) { Invoke-Build }
+        Write-Summary (Invoke-PesterTest)
+    }
+    'Test' {
+        $start = Get-Date
+        if (-not $NoBuild) { Invoke-Build }
+        $unit = Invoke-UnitTest
+        $pester = Invoke-PesterTest
+        Write-Host ("xunit: {0} passed, {1} failed; Pester: {2} passed, {3} failed, {4} skipped; {5:0} s" -f
+            $unit.Passed, $unit.Failed, $pester.Passed, $pester.Failed, $pester.Skipped, ((Get-Date) - $start).TotalSeconds)
+        Write-Summary @{
+            Passed  = $unit.Passed + $pester.Passed
+            Failed  = $unit.Failed + $pester.Failed
+            Skipped = $unit.Skipped + $pester.Skipped
+        }
+    }
+    'Demo' {
+        if (-not (Test-Path (Join-Path $staged 'PSSwarm.psd1'))) { Invoke-Build }
+        & (Join-Path $root 'tools/Demo.ps1') -ModulePath (Join-Path $staged 'PSSwarm.psd1')
+        exit $LASTEXITCODE
+    }
+    'Bench' {
+        if (-not (Test-Path (Join-Path $staged 'PSSwarm.psd1'))) { Invoke-Build }
+        & (Join-Path $PSHOME 'pwsh') -NoProfile -NonInteractive -File (Join-Path $root 'tools/Bench.ps1') -ModulePath (Join-Path $staged 'PSSwarm.psd1')
+        exit $LASTEXITCODE
+    }
+}

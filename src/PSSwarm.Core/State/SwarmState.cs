@@ -1,0 +1,160 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+
+namespace PSSwarm.Core.State;
+
+public enum NodeRole { Worker, Manager }
+public enum NodeAvailability { Active, Pause, Drain }
+public enum NodeStatus { Unknown, Down, Ready, Disconnected }
+
+/// <summary>Settings of the swarm that <c>Set-Swarm</c> may change.</summary>
+public sealed record ClusterSpec
+{
+    public static readonly TimeSpan DefaultCertExpiry = TimeSpan.FromDays(90);
+    public static readonly TimeSpan MinCertExpiry = TimeSpan.FromHours(1);
+    public static readonly TimeSpan DefaultDispatcherHeartbeat = TimeSpan.FromSeconds(5);
+    public const int DefaultTaskHistoryLimit = 5;
+
+    public TimeSpan CertExpiry { get; init; } = DefaultCertExpiry;
+    public TimeSpan DispatcherHeartbeat { get; init; } = DefaultDispatcherHeartbeat;
+    public int TaskHistoryLimit { get; init; } = DefaultTaskHistoryLimit;
+    public bool Autolock { get; init; }
+}
+
+/// <summary>The cluster object: one per swarm, named "default".</summary>
+public sealed record ClusterObject
+{
+    public const string DefaultName = "default";
+    public required string Id { get; init; }
+    public string Name { get; init; } = DefaultName;
+    public DateTimeOffset CreatedAt { get; init; }
+    public DateTimeOffset UpdatedAt { get; init; }
+    public ClusterSpec Spec { get; init; } = new();
+    /// <summary>Root CA certificate, the exact PEM text served to joiners and hashed into tokens.</summary>
+    public required string RootCACertificate { get; init; }
+    /// <summary>Root CA private key (PKCS#8 PEM). Never leaves the managers.</summary>
+    public required string RootCAKey { get; init; }
+    public required string WorkerJoinToken { get; init; }
+    public required string ManagerJoinToken { get; init; }
+}
+
+public sealed record NodeObject
+{
+    public required string Id { get; init; }
+    public string Hostname { get; init; } = "";
+    public NodeRole Role { get; init; }
+    public NodeAvailability Availability { get; init; }
+    public NodeStatus Status { get; init; }
+    public string StatusMessage { get; init; } = "";
+    /// <summary>The node's IP address as the swarm sees it.</summary>
+    public string Address { get; init; } = "";
+    /// <summary>host:port of the node's cluster listener (managers).</summary>
+    public string ManagerAddress { get; init; } = "";
+    public Dictionary<string, string> Labels { get; init; } = new();
+    public DateTimeOffset CreatedAt { get; init; }
+    public DateTimeOffset UpdatedAt { get; init; }
+    public DateTimeOffset CertificateExpiry { get; init; }
+    public string Version { get; init; } = "";
+}
+
+public sealed record NetworkObject
+{
+    public required string Id { get; init; }
+    public required string Name { get; init; }
+    public string Driver { get; init; } = "overlay";
+    public string Scope { get; init; } = "swarm";
+    public string Subnet { get; init; } = "";
+    public string Gateway { get; init; } = "";
+    public bool Ingress { get; init; }
+    public DateTimeOffset CreatedAt { get; init; }
+
+    public static NetworkObject NewIngress(string id, DateTimeOffset now) => new()
+    {
+        Id = id, Name = "ingress", Driver = "overlay", Scope = "swarm",
+        Subnet = "10.0.0.0/24", Gateway = "10.0.0.1", Ingress = true, CreatedAt = now,
+    };
+}
+
+/// <summary>
+/// The replicated swarm state. Only <see cref="SwarmCommand.Apply"/> (run by the Raft state
+/// machine, one entry at a time, in log order) mutates it; readers take <see cref="Read{T}"/>.
+/// </summary>
+public sealed class SwarmState
+{
+    private readonly object gate = new();
+    private Snapshot data = Snapshot.Empty;
+
+    /// <summary>An immutable view of the whole state.</summary>
+    public sealed record Snapshot
+    {
+        public static readonly Snapshot Empty = new();
+        public ClusterObject? Cluster { get; init; }
+        public IReadOnlyDictionary<string, NodeObject> Nodes { get; init; } = new Dictionary<string, NodeObject>();
+        public IReadOnlyDictionary<string, NetworkObject> Networks { get; init; } = new Dictionary<string, NetworkObject>();
+        /// <summary>IDs of removed nodes: their certificates are refused for ever.</summary>
+        public IReadOnlyCollection<string> RemovedNodes { get; init; } = Array.Empty<string>();
+        /// <summary>Number of commands applied.</summary>
+        public long Version { get; init; }
+    }
+
+    public Snapshot Current => Volatile.Read(ref data);
+
+    public T Read<T>(Func<Snapshot, T> reader) => reader(Current);
+
+    /// <summary>Applies a command (called by the Raft state machine, in log order).</summary>
+    public void Apply(SwarmCommand command)
+    {
+        lock (gate)
+        {
+            var next = command.Apply(data);
+            Volatile.Write(ref data, next with { Version = data.Version + 1 });
+        }
+    }
+
+    public void Reset(Snapshot snapshot)
+    {
+        lock (gate) Volatile.Write(ref data, snapshot);
+    }
+
+    public static JsonSerializerOptions JsonOptions { get; } = CreateJsonOptions();
+
+    private static JsonSerializerOptions CreateJsonOptions()
+    {
+        var o = new JsonSerializerOptions(JsonSerializerDefaults.Web) { WriteIndented = false };
+        o.Converters.Add(new JsonStringEnumConverter());
+        return o;
+    }
+
+    public byte[] Serialize() => JsonSerializer.SerializeToUtf8Bytes(SnapshotDto.From(Current), JsonOptions);
+
+    public void Deserialize(ReadOnlySpan<byte> utf8)
+    {
+        var dto = JsonSerializer.Deserialize<SnapshotDto>(utf8, JsonOptions)
+            ?? throw new InvalidDataException("empty swarm state snapshot");
+        Reset(dto.ToSnapshot());
+    }
+
+    private sealed class SnapshotDto
+    {
+        public ClusterObject? Cluster { get; set; }
+        public List<NodeObject> Nodes { get; set; } = new();
+        public List<NetworkObject> Networks { get; set; } = new();
+        public List<string> RemovedNodes { get; set; } = new();
+        public long Version { get; set; }
+
+        public static SnapshotDto From(Snapshot s) => new()
+        {
+            Cluster = s.Cluster, Nodes = s.Nodes.Values.ToList(), Networks = s.Networks.Values.ToList(),
+            RemovedNodes = s.RemovedNodes.ToList(), Version = s.Version,
+        };
+
+        public Snapshot ToSnapshot() => new()
+        {
+            Cluster = Cluster,
+            Nodes = Nodes.ToDictionary(n => n.Id),
+            Networks = Networks.ToDictionary(n => n.Id),
+            RemovedNodes = RemovedNodes.ToHashSet(),
+            Version = Version,
+        };
+    }
+}

@@ -1,0 +1,46 @@
+using Grpc.Core;
+using PSSwarm.Daemon.Node;
+using PSSwarm.Protocol.Control;
+
+namespace PSSwarm.Daemon.Control;
+
+/// <summary>The control API on the Unix socket: a thin shell over <see cref="NodeRuntime"/>.</summary>
+internal sealed class ControlService(NodeRuntime node) : Protocol.Control.Control.ControlBase
+{
+    private static readonly long StartedUnixMs = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+
+    public override Task<DaemonInfo> GetDaemonInfo(Empty request, ServerCallContext context)
+        => Task.FromResult(new DaemonInfo
+        {
+            Pid = Environment.ProcessId,
+            Version = NodeRuntime.Version,
+            DataRoot = node.Options.DataRoot,
+            Endpoint = node.Options.Host,
+            NodeName = node.Options.NodeName,
+            StartedUnixMs = StartedUnixMs,
+        });
+
+    public override Task<SwarmInfo> GetInfo(GetInfoRequest request, ServerCallContext context)
+        => node.GetInfoAsync(context.CancellationToken);
+
+    public override Task<SwarmInfo> Init(InitRequest request, ServerCallContext context)
+        => node.InitAsync(request, context.CancellationToken);
+
+    public override async Task<Empty> Leave(LeaveRequest request, ServerCallContext context)
+    {
+        await node.LeaveAsync(request.Force, context.CancellationToken).ConfigureAwait(false);
+        return new Empty();
+    }
+
+    public override Task<JoinToken> GetJoinToken(JoinTokenRequest request, ServerCallContext context)
+        => node.GetJoinTokenAsync(request.Role, context.CancellationToken);
+
+    public override Task<JoinToken> RotateJoinToken(JoinTokenRequest request, ServerCallContext context)
+        => node.RotateJoinTokenAsync(request.Role, context.CancellationToken);
+
+    public override Task<NodeList> ListNodes(ListNodesRequest request, ServerCallContext context)
+        => node.ListNodesAsync(context.CancellationToken);
+
+    public override Task<NetworkList> ListNetworks(ListNetworksRequest request, ServerCallContext context)
+        => node.ListNetworksAsync(context.CancellationToken);
+}

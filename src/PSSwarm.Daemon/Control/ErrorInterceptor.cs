@@ -1,0 +1,61 @@
+using Grpc.Core;
+using Grpc.Core.Interceptors;
+using PSSwarm.Core;
+
+namespace PSSwarm.Daemon.Control;
+
+/// <summary>
+/// Turns <see cref="SwarmException"/> into a gRPC status with trailers carrying the stable error
+/// id and the PowerShell error category; anything else becomes Internal with its message
+/// (logged once, never a stack trace to the user).
+/// </summary>
+internal sealed class ErrorInterceptor(ILogger<ErrorInterceptor> logger) : Interceptor
+{
+    public const string ErrorIdKey = "psswarm-error-id";
+    public const string CategoryKey = "psswarm-error-category";
+
+    public override async Task<TResponse> UnaryServerHandler<TRequest, TResponse>(
+        TRequest request, ServerCallContext context, UnaryServerMethod<TRequest, TResponse> continuation)
+    {
+        try
+        {
+            return await continuation(request, context).ConfigureAwait(false);
+        }
+        catch (SwarmException e)
+        {
+            logger.LogInformation("{Method} refused: {ErrorId}: {Message}", context.Method, e.ErrorId, e.Message);
+            throw ToRpc(e);
+        }
+        catch (OperationCanceledException) when (context.CancellationToken.IsCancellationRequested)
+        {
+            throw new RpcException(new Status(StatusCode.Cancelled, "The call was cancelled."));
+        }
+        catch (Exception e) when (e is not RpcException)
+        {
+            logger.LogError(e, "{Method} failed", context.Method);
+            throw ToRpc(new SwarmException(SwarmErrorKind.InvalidOperation, "SwarmDaemonError", $"psswarmd: {e.Message}"));
+        }
+    }
+
+    public static RpcException ToRpc(SwarmException e)
+    {
+        var code = e.Kind switch
+        {
+            SwarmErrorKind.InvalidArgument => StatusCode.InvalidArgument,
+            SwarmErrorKind.InvalidOperation => StatusCode.FailedPrecondition,
+            SwarmErrorKind.ResourceExists => StatusCode.AlreadyExists,
+            SwarmErrorKind.ObjectNotFound => StatusCode.NotFound,
+            SwarmErrorKind.AuthenticationError => StatusCode.Unauthenticated,
+            SwarmErrorKind.SecurityError or SwarmErrorKind.PermissionDenied => StatusCode.PermissionDenied,
+            SwarmErrorKind.ResourceUnavailable or SwarmErrorKind.ConnectionError => StatusCode.Unavailable,
+            SwarmErrorKind.OperationTimeout => StatusCode.DeadlineExceeded,
+            SwarmErrorKind.NotImplemented => StatusCode.Unimplemented,
+            _ => StatusCode.Unknown,
+        };
+        return new RpcException(new Status(code, e.Message), new Metadata
+        {
+            { ErrorIdKey, e.ErrorId },
+            { CategoryKey, e.Kind.ToString() },
+        });
+    }
+}

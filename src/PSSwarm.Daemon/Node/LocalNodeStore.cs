@@ -1,0 +1,83 @@
+using System.Text.Json;
+using PSSwarm.Core.State;
+
+namespace PSSwarm.Daemon.Node;
+
+/// <summary>What this node knows about itself (not replicated): identity, role, addresses.</summary>
+internal sealed record LocalNodeConfig
+{
+    public required string SwarmId { get; init; }
+    public required string NodeId { get; init; }
+    public NodeRole Role { get; init; }
+    public required string ListenAddress { get; init; }
+    public required string AdvertiseAddress { get; init; }
+    /// <summary>host:port of every manager this node knows, to reach the swarm after a restart.</summary>
+    public List<string> Managers { get; init; } = new();
+    public DateTimeOffset JoinedAt { get; init; }
+}
+
+/// <summary>
+/// The data-root layout:
+/// <c>node.json</c> (the commit point of a join/init), <c>certificates/</c> (node cert, key 0600,
+/// root CA), <c>raft/</c> (the write-ahead log, snapshots and the member list).
+/// </summary>
+internal sealed class LocalNodeStore(string dataRoot)
+{
+    public string DataRoot { get; } = dataRoot;
+    public string ConfigPath => Path.Combine(DataRoot, "node.json");
+    public string CertificatesDir => Path.Combine(DataRoot, "certificates");
+    public string NodeCertPath => Path.Combine(CertificatesDir, "swarm-node.crt");
+    public string NodeKeyPath => Path.Combine(CertificatesDir, "swarm-node.key");
+    public string RootCAPath => Path.Combine(CertificatesDir, "swarm-root-ca.crt");
+    public string RaftDir => Path.Combine(DataRoot, "raft");
+
+    private static readonly JsonSerializerOptions Json = new(SwarmState.JsonOptions) { WriteIndented = true };
+
+    public void EnsureDataRoot() => SecureFiles.EnsureDirectory(DataRoot);
+
+    /// <summary>Null when the node is in no swarm. A corrupt file throws with a message naming it.</summary>
+    public LocalNodeConfig? LoadConfig()
+    {
+        if (!File.Exists(ConfigPath)) return null;
+        try
+        {
+            return JsonSerializer.Deserialize<LocalNodeConfig>(File.ReadAllBytes(ConfigPath), Json)
+                   ?? throw new InvalidDataException("empty");
+        }
+        catch (Exception e) when (e is JsonException or InvalidDataException)
+        {
+            throw new InvalidDataException($"The node state file {ConfigPath} is corrupt ({e.Message}). Move it away and use Exit-Swarm -Force, or restore it from a backup.", e);
+        }
+    }
+
+    public void SaveConfig(LocalNodeConfig config)
+        => SecureFiles.WriteAtomic(ConfigPath, JsonSerializer.SerializeToUtf8Bytes(config, Json));
+
+    public void SaveCertificates(string certPem, string keyPem, string rootCaPem)
+    {
+        SecureFiles.EnsureDirectory(CertificatesDir);
+        SecureFiles.WriteAtomic(NodeKeyPath, keyPem);
+        SecureFiles.WriteAtomic(NodeCertPath, certPem, SecureFiles.PrivateFile | UnixFileMode.GroupRead | UnixFileMode.OtherRead);
+        SecureFiles.WriteAtomic(RootCAPath, rootCaPem, SecureFiles.PrivateFile | UnixFileMode.GroupRead | UnixFileMode.OtherRead);
+    }
+
+    public (string CertPem, string KeyPem, string RootCAPem) LoadCertificates()
+    {
+        try
+        {
+            return (File.ReadAllText(NodeCertPath), File.ReadAllText(NodeKeyPath), File.ReadAllText(RootCAPath));
+        }
+        catch (IOException e)
+        {
+            throw new InvalidDataException($"The node certificates under {CertificatesDir} are missing or unreadable ({e.Message}).", e);
+        }
+    }
+
+    /// <summary>Forgets the swarm: the config first (so a crash half-way leaves an Inactive node), then the rest.</summary>
+    public void Wipe()
+    {
+        if (File.Exists(ConfigPath)) File.Delete(ConfigPath);
+        SecureFiles.DeleteDirectory(RaftDir);
+        SecureFiles.DeleteDirectory(CertificatesDir);
+    }
+}

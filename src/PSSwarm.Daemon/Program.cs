@@ -1,0 +1,106 @@
+using System.Net.Sockets;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+using PSSwarm.Daemon;
+using PSSwarm.Daemon.Control;
+using PSSwarm.Daemon.Node;
+
+DaemonOptions options;
+try
+{
+    if (args.Contains("-h") || args.Contains("--help"))
+    {
+        Console.WriteLine(DaemonOptions.Usage);
+        return 0;
+    }
+    if (args.Contains("--version"))
+    {
+        Console.WriteLine($"psswarmd {NodeRuntime.Version}");
+        return 0;
+    }
+    options = DaemonOptions.Parse(args);
+}
+catch (ArgumentException e)
+{
+    Console.Error.WriteLine($"psswarmd: {e.Message}");
+    Console.Error.WriteLine("Run 'psswarmd --help' for usage.");
+    return 2;
+}
+
+try
+{
+    Directory.CreateDirectory(options.DataRoot, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+    File.SetUnixFileMode(options.DataRoot, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+    PrepareSocket(options.SocketPath);
+}
+catch (Exception e) when (e is IOException or UnauthorizedAccessException or InvalidOperationException)
+{
+    Console.Error.WriteLine($"psswarmd: {e.Message}");
+    return 1;
+}
+
+var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [] });
+builder.Logging.ClearProviders();
+builder.Logging.AddSimpleConsole(o => { o.SingleLine = true; o.TimestampFormat = "yyyy-MM-ddTHH:mm:ss.fffZ "; o.UseUtcTimestamp = true; });
+builder.Logging.SetMinimumLevel(options.LogLevel);
+builder.Logging.AddFilter("Microsoft", options.LogLevel > LogLevel.Warning ? options.LogLevel : LogLevel.Warning);
+builder.Logging.AddFilter("Grpc", options.LogLevel > LogLevel.Warning ? options.LogLevel : LogLevel.Warning);
+builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(5));
+builder.WebHost.ConfigureKestrel(k =>
+{
+    k.AddServerHeader = false;
+    k.ListenUnixSocket(options.SocketPath, l => l.Protocols = HttpProtocols.Http2);
+});
+builder.Services.AddSingleton(options);
+builder.Services.AddSingleton<NodeRuntime>();
+builder.Services.AddGrpc(o => o.Interceptors.Add<ErrorInterceptor>());
+
+var app = builder.Build();
+app.MapGrpcService<ControlService>();
+
+var node = app.Services.GetRequiredService<NodeRuntime>();
+var log = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("psswarmd");
+app.Lifetime.ApplicationStarted.Register(() =>
+{
+    // The control socket: owner and group may use it (0660).
+    File.SetUnixFileMode(options.SocketPath,
+        UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.GroupWrite);
+    log.LogInformation("psswarmd {Version} (pid {Pid}) listening on {Host}, data root {DataRoot}, node name {NodeName}",
+        NodeRuntime.Version, Environment.ProcessId, options.Host, options.DataRoot, options.NodeName);
+});
+
+try
+{
+    node.Start();
+    await app.RunAsync();
+}
+catch (IOException e)
+{
+    log.LogCritical("Cannot serve {Host}: {Error}", options.Host, e.Message);
+    return 1;
+}
+finally
+{
+    await node.DisposeAsync();
+    try { File.Delete(options.SocketPath); } catch (IOException) { }
+    log.LogInformation("psswarmd stopped");
+}
+return 0;
+
+// A socket file left by a killed predecessor is replaced; a live daemon on it is not.
+static void PrepareSocket(string path)
+{
+    var dir = Path.GetDirectoryName(path);
+    if (!string.IsNullOrEmpty(dir)) Directory.CreateDirectory(dir);
+    if (!File.Exists(path)) return;
+    using var probe = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+    try
+    {
+        probe.Connect(new UnixDomainSocketEndPoint(path));
+    }
+    catch (SocketException)
+    {
+        File.Delete(path); // nobody listens: stale
+        return;
+    }
+    throw new InvalidOperationException($"another daemon is already listening on unix://{path}");
+}

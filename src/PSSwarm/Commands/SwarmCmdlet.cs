@@ -1,0 +1,72 @@
+using System.Management.Automation;
+using PSSwarm.Client;
+
+namespace PSSwarm.Commands;
+
+/// <summary>
+/// Base of every cmdlet that talks to a daemon: -Endpoint (then $env:PSSWARM_HOST, then the
+/// default socket), a cancellation source tied to Ctrl+C (StopProcessing), a reused client,
+/// and one mapping from client failures to ErrorRecords with stable ids.
+/// </summary>
+public abstract class SwarmCmdlet : PSCmdlet
+{
+    private readonly CancellationTokenSource cancellation = new();
+    private SwarmClient? client;
+
+    /// <summary>The daemon's control endpoint, e.g. unix:///tmp/n1.sock.</summary>
+    [Parameter(ValueFromPipelineByPropertyName = false)]
+    [ValidateNotNullOrEmpty]
+    public string? Endpoint { get; set; }
+
+    protected CancellationToken CancellationToken => cancellation.Token;
+
+    protected SwarmClient Client
+    {
+        get
+        {
+            if (client is null)
+            {
+                try { client = SwarmClient.For(Endpoint); }
+                catch (SwarmClientException e) { ThrowTerminatingError(ToErrorRecord(e, Endpoint)); }
+            }
+            return client!;
+        }
+    }
+
+    /// <summary>Runs a client call on the pipeline thread; failures become terminating errors.</summary>
+    protected T Call<T>(Func<SwarmClient, CancellationToken, Task<T>> call, object? target = null)
+    {
+        try
+        {
+            WriteVerbose($"Calling {Client.Endpoint}");
+            return call(Client, CancellationToken).GetAwaiter().GetResult();
+        }
+        catch (SwarmClientException e)
+        {
+            ThrowTerminatingError(ToErrorRecord(e, target));
+            throw; // not reached
+        }
+        catch (OperationCanceledException) when (CancellationToken.IsCancellationRequested)
+        {
+            throw new PipelineStoppedException();
+        }
+    }
+
+    internal static ErrorRecord ToErrorRecord(SwarmClientException e, object? target)
+    {
+        var category = Enum.TryParse<ErrorCategory>(e.Category, out var c) ? c : ErrorCategory.NotSpecified;
+        return new ErrorRecord(new SwarmException(e.ErrorId, e.Message, e), e.ErrorId, category, target);
+    }
+
+    protected void ThrowError(string errorId, ErrorCategory category, string message, object? target = null)
+        => ThrowTerminatingError(new ErrorRecord(new SwarmException(errorId, message), errorId, category, target));
+
+    protected override void StopProcessing() => cancellation.Cancel();
+}
+
+/// <summary>The exception behind every PSSwarm error record.</summary>
+public sealed class SwarmException : Exception
+{
+    public SwarmException(string errorId, string message, Exception? inner = null) : base(message, inner) => ErrorId = errorId;
+    public string ErrorId { get; }
+}

@@ -1,0 +1,111 @@
+using System.Management.Automation;
+using Proto = PSSwarm.Protocol.Control;
+
+namespace PSSwarm.Commands;
+
+/// <summary>docker swarm init.</summary>
+[Cmdlet(VerbsData.Initialize, "Swarm", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium)]
+[OutputType(typeof(SwarmInfo))]
+public sealed class InitializeSwarmCommand : SwarmCmdlet
+{
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string? AdvertiseAddress { get; set; }
+
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string ListenAddress { get; set; } = "0.0.0.0:2377";
+
+    [Parameter]
+    public SwitchParameter ForceNewCluster { get; set; }
+
+    [Parameter]
+    public NodeAvailability Availability { get; set; } = NodeAvailability.Active;
+
+    [Parameter]
+    public TimeSpan CertExpiry { get; set; } = TimeSpan.FromDays(90);
+
+    [Parameter]
+    public TimeSpan DispatcherHeartbeat { get; set; } = TimeSpan.FromSeconds(5);
+
+    [Parameter]
+    public SwitchParameter Autolock { get; set; }
+
+    protected override void EndProcessing()
+    {
+        var request = new Proto.InitRequest
+        {
+            AdvertiseAddress = AdvertiseAddress ?? "",
+            ListenAddress = ListenAddress,
+            ForceNewCluster = ForceNewCluster,
+            Availability = Mapping.ToProto(Availability),
+            CertExpiryMs = (long)CertExpiry.TotalMilliseconds,
+            HasCertExpiry = true,
+            DispatcherHeartbeatMs = (long)DispatcherHeartbeat.TotalMilliseconds,
+            HasDispatcherHeartbeat = true,
+            Autolock = Autolock,
+        };
+        if (!ShouldProcess(Client.Endpoint, ForceNewCluster ? "Initialize swarm (force new cluster)" : "Initialize swarm")) return;
+        var info = Call((c, t) => c.InitAsync(request, t));
+        WriteVerbose($"Swarm initialized: current node ({info.NodeId}) is now a manager.");
+        WriteObject(Mapping.ToInfo(info));
+    }
+}
+
+/// <summary>The swarm part of docker info; answers on any node.</summary>
+[Cmdlet(VerbsCommon.Get, "Swarm")]
+[OutputType(typeof(SwarmInfo))]
+public sealed class GetSwarmCommand : SwarmCmdlet
+{
+    protected override void EndProcessing() => WriteObject(Mapping.ToInfo(Call((c, t) => c.GetInfoAsync(t))));
+}
+
+/// <summary>docker swarm leave.</summary>
+[Alias("Leave-Swarm")]
+[Cmdlet(VerbsCommon.Exit, "Swarm", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.High)]
+[OutputType(typeof(void))]
+public sealed class ExitSwarmCommand : SwarmCmdlet
+{
+    /// <summary>Leave even when this is the last manager (erases the swarm) or quorum would be lost.</summary>
+    [Parameter]
+    public SwitchParameter Force { get; set; }
+
+    protected override void EndProcessing()
+    {
+        if (!ShouldProcess(Client.Endpoint, Force ? "Leave the swarm (force)" : "Leave the swarm")) return;
+        Call((c, t) => c.LeaveAsync(Force, t));
+        WriteVerbose("Node left the swarm.");
+    }
+}
+
+/// <summary>docker network ls (swarm scope).</summary>
+[Cmdlet(VerbsCommon.Get, "SwarmNetwork")]
+[OutputType(typeof(SwarmNetwork))]
+public sealed class GetSwarmNetworkCommand : SwarmCmdlet
+{
+    [Parameter(Position = 0, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
+    [SupportsWildcards]
+    [ValidateNotNullOrEmpty]
+    public string[]? Name { get; set; }
+
+    private List<Proto.Network>? networks;
+
+    protected override void ProcessRecord()
+    {
+        networks ??= Call((c, t) => c.ListNetworksAsync(t)).Networks.ToList();
+        if (Name is null)
+        {
+            foreach (var n in networks) WriteObject(Mapping.ToNetwork(n));
+            return;
+        }
+        foreach (var name in Name)
+        {
+            var pattern = new WildcardPattern(name, WildcardOptions.IgnoreCase);
+            var hits = networks.Where(n => pattern.IsMatch(n.Name) || n.Id == name).ToList();
+            if (hits.Count == 0 && !WildcardPattern.ContainsWildcardCharacters(name))
+                WriteError(new System.Management.Automation.ErrorRecord(new SwarmException("SwarmNetworkNotFound", $"network {name} not found"),
+                    "SwarmNetworkNotFound", ErrorCategory.ObjectNotFound, name));
+            foreach (var n in hits) WriteObject(Mapping.ToNetwork(n));
+        }
+    }
+}

@@ -1,0 +1,109 @@
+using System.Collections;
+using System.Security.Cryptography.X509Certificates;
+
+namespace PSSwarm;
+
+/// <summary>The swarm as this node sees it (Get-Swarm, Initialize-Swarm).</summary>
+public sealed class SwarmInfo
+{
+    internal SwarmInfo() { }
+    /// <summary>The swarm (cluster) ID; empty on an Inactive node.</summary>
+    public string? Id { get; internal init; }
+    public string? Name { get; internal init; }
+    public string? NodeId { get; internal init; }
+    public string? NodeAddress { get; internal init; }
+    public LocalNodeState LocalNodeState { get; internal init; }
+    public bool IsManager { get; internal init; }
+    public int? Managers { get; internal init; }
+    public int? Nodes { get; internal init; }
+    public DateTimeOffset? CreatedAt { get; internal init; }
+    public DateTimeOffset? UpdatedAt { get; internal init; }
+    public X509Certificate2? RootCACertificate { get; internal init; }
+    public TimeSpan? CertExpiry { get; internal init; }
+    public TimeSpan? DispatcherHeartbeat { get; internal init; }
+    public int? TaskHistoryLimit { get; internal init; }
+    public bool Autolock { get; internal init; }
+    /// <summary>Worker and manager tokens; only on managers.</summary>
+    public SwarmJoinTokens? JoinTokens { get; internal init; }
+    /// <summary>Why LocalNodeState is Error (or what the manager waits for).</summary>
+    public string? Error { get; internal init; }
+    /// <summary>The daemon's node name (its hostname in the swarm).</summary>
+    public string? NodeName { get; internal init; }
+}
+
+public sealed class SwarmJoinTokens
+{
+    internal SwarmJoinTokens(SwarmJoinToken worker, SwarmJoinToken manager) { Worker = worker; Manager = manager; }
+    public SwarmJoinToken Worker { get; }
+    public SwarmJoinToken Manager { get; }
+    public override string ToString() => "Worker, Manager";
+}
+
+/// <summary>A join token and where to use it. Pipe it into Join-Swarm.</summary>
+public sealed class SwarmJoinToken
+{
+    internal SwarmJoinToken(NodeRole role, string token, string[] remoteAddress)
+    {
+        Role = role;
+        Token = token;
+        RemoteAddress = remoteAddress;
+    }
+
+    public NodeRole Role { get; }
+    public string Token { get; }
+    /// <summary>host:port of the swarm's managers.</summary>
+    public string[] RemoteAddress { get; }
+    /// <summary>A ready command line for the joining host.</summary>
+    public string JoinCommand => $"Join-Swarm -Token {Token} -RemoteAddress {string.Join(",", RemoteAddress)}";
+    public override string ToString() => Token;
+}
+
+public sealed class SwarmNode
+{
+    internal SwarmNode() { }
+    public required string Id { get; init; }
+    public string Hostname { get; internal init; } = "";
+    public NodeRole Role { get; internal init; }
+    public NodeAvailability Availability { get; internal init; }
+    public NodeStatus Status { get; internal init; }
+    public string? StatusMessage { get; internal init; }
+    public string Address { get; internal init; } = "";
+    public bool IsLeader { get; internal init; }
+    /// <summary>Managers only; null on workers.</summary>
+    public Reachability? Reachability { get; internal init; }
+    public string? ManagerAddress { get; internal init; }
+    public Hashtable Labels { get; internal init; } = new();
+    public DateTimeOffset CreatedAt { get; internal init; }
+    public DateTimeOffset UpdatedAt { get; internal init; }
+    public DateTimeOffset? CertificateExpiry { get; internal init; }
+    public string Version { get; internal init; } = "";
+    /// <summary>True for the node whose daemon answered.</summary>
+    public bool IsSelf { get; internal init; }
+    public override string ToString() => Id;
+}
+
+public sealed class SwarmNetwork
+{
+    internal SwarmNetwork() { }
+    public required string Id { get; init; }
+    public string Name { get; internal init; } = "";
+    public string Driver { get; internal init; } = "";
+    public string Scope { get; internal init; } = "";
+    public string Subnet { get; internal init; } = "";
+    public string Gateway { get; internal init; } = "";
+    public bool Ingress { get; internal init; }
+    public DateTimeOffset CreatedAt { get; internal init; }
+    public override string ToString() => Name;
+}
+
+/// <summary>A daemon started by Start-SwarmDaemon -PassThru.</summary>
+public sealed class SwarmDaemonInfo
+{
+    internal SwarmDaemonInfo() { }
+    public int ProcessId { get; internal init; }
+    public string Endpoint { get; internal init; } = "";
+    public string DataRoot { get; internal init; } = "";
+    public string LogPath { get; internal init; } = "";
+    public string NodeName { get; internal init; } = "";
+    public string Version { get; internal init; } = "";
+}
