@@ -120,12 +120,16 @@ Describe 'PSSwarm module' {
             }
         }
 
-        It 'documents the type, position, mandatory flag and pipeline input that the cmdlet has' {
+        It 'documents the type, position, mandatory flag, pipeline input and wildcards that the cmdlet has' {
             foreach ($p in $parameters) {
                 $entry = $helpParameters | Where-Object name -EQ $p.Name
+                if (-not $entry) { continue }   # reported by 'describes every parameter in Get-Help'
                 $sets = @($p.ParameterSets.Values)
                 $because = "the help of -$($p.Name) of $Name should match the cmdlet"
-                $entry.type.name | Should -BeIn @($p.ParameterType.Name, $p.ParameterType.FullName) -Because $because
+                $type = [Nullable]::GetUnderlyingType($p.ParameterType) ?? $p.ParameterType
+                $entry.type.name | Should -BeIn @($type.Name, $type.FullName) -Because $because
+                $globbing = [bool]($p.Attributes | Where-Object { $_ -is [System.Management.Automation.SupportsWildcardsAttribute] })
+                ($entry.globbing -eq 'true') | Should -Be $globbing -Because $because
                 ($entry.required -eq 'true') | Should -Be ([bool]($sets | Where-Object IsMandatory)) -Because $because
                 $position = @($sets.Position | Where-Object { $_ -ge 0 } | Select-Object -Unique)
                 $expected = if ($position.Count) { "$($position[0])" } else { 'named' }

@@ -1,0 +1,110 @@
+<#
+.SYNOPSIS
+    PSSwarm benchmarks: prints figures (medians), never fails on a slow machine.
+    Run: dotnet pwsh ./build.ps1 Bench
+#>
+param(
+    [Parameter(Mandatory)] [string] $ModulePath,
+    [int] $InitRounds = 15,
+    [int] $Calls = 100,
+    [int] $RestartRounds = 5
+)
+$ErrorActionPreference = 'Stop'
+Import-Module $ModulePath -Force
+
+$root = Join-Path ([IO.Path]::GetTempPath()) "psswarm-bench-$PID"
+New-Item -ItemType Directory $root -Force | Out-Null
+$ip = '127.0.0.201'
+$endpoint = "unix://$root/b1.sock"
+$dataRoot = Join-Path $root 'b1'
+$daemonPid = $null
+
+function Measure-Median([double[]] $values) {
+    $sorted = $values | Sort-Object
+    $n = $sorted.Count
+    if ($n -eq 0) { return [double]::NaN }
+    if ($n % 2) { $sorted[[int][math]::Floor($n / 2)] } else { ($sorted[$n / 2 - 1] + $sorted[$n / 2]) / 2 }
+}
+function Time([scriptblock] $block) {
+    $sw = [Diagnostics.Stopwatch]::StartNew(); & $block | Out-Null; $sw.Elapsed.TotalMilliseconds
+}
+function Report([string] $name, [double[]] $values, [string] $unit = 'ms') {
+    '{0,-52} median {1,9:0.00} {2}   (min {3:0.00}, max {4:0.00}, n={5})' -f $name, (Measure-Median $values), $unit,
+        ($values | Measure-Object -Minimum).Minimum, ($values | Measure-Object -Maximum).Maximum, $values.Count
+}
+function Wait-Leader {
+    $sw = [Diagnostics.Stopwatch]::StartNew()
+    while ($sw.Elapsed.TotalSeconds -lt 30) {
+        try {
+            $self = Get-SwarmNode -Self -Endpoint $endpoint -ErrorAction Stop
+            if ($self.IsLeader) { return $sw.Elapsed.TotalMilliseconds }
+        } catch { }
+        Start-Sleep -Milliseconds 5
+    }
+    throw 'no leader after 30 s'
+}
+
+try {
+    "PSSwarm benchmark on $([Environment]::ProcessorCount) cores, $(Get-Date -Format s)"
+    ''
+    # Daemon start to answering (cold process each time).
+    $starts = foreach ($i in 1..5) {
+        $t = Time { $script:d = Start-SwarmDaemon -DataRoot $dataRoot -Endpoint $endpoint -NodeName bench -PassThru }
+        $daemonPid = $d.ProcessId
+        Stop-SwarmDaemon -Endpoint $endpoint
+        $t
+    }
+    Report 'Start-SwarmDaemon until the endpoint answers' $starts
+    $d = Start-SwarmDaemon -DataRoot $dataRoot -Endpoint $endpoint -NodeName bench -PassThru
+    $daemonPid = $d.ProcessId
+
+    # Initialize-Swarm on a running daemon (each round leaves with -Force).
+    $null = Get-Swarm -Endpoint $endpoint  # warm the session's channel
+    $inits = foreach ($i in 1..$InitRounds) {
+        $t = Time { Initialize-Swarm -Endpoint $endpoint -ListenAddress "${ip}:2377" -AdvertiseAddress $ip }
+        if ($i -lt $InitRounds) { Exit-Swarm -Endpoint $endpoint -Force -Confirm:$false }
+        $t
+    }
+    Report 'Initialize-Swarm (running daemon)' $inits
+    Report 'Initialize-Swarm, first call in the daemon' @($inits[0])
+
+    $get = foreach ($i in 1..$Calls) { Time { Get-SwarmJoinToken -Endpoint $endpoint -Role Worker } }
+    Report "Get-SwarmJoinToken x$Calls (one session)" $get
+    $rot = foreach ($i in 1..$Calls) { Time { Update-SwarmJoinToken -Endpoint $endpoint -Role Worker -Confirm:$false } }
+    Report "Update-SwarmJoinToken x$Calls (one session)" $rot
+    $ls = foreach ($i in 1..$Calls) { Time { Get-SwarmNode -Endpoint $endpoint } }
+    Report "Get-SwarmNode x$Calls (one session)" $ls
+    $info = foreach ($i in 1..$Calls) { Time { Get-Swarm -Endpoint $endpoint } }
+    Report "Get-Swarm x$Calls (one session)" $info
+
+    Start-Sleep -Seconds 3
+    $rss = [int]((Get-Content "/proc/$daemonPid/status" | Select-String '^VmRSS:\s+(\d+)').Matches[0].Groups[1].Value)
+    '{0,-52} {1,9:0.0} MB' -f 'psswarmd RSS, idle single-node manager', ($rss / 1024)
+
+    # Restart (SIGTERM, start) until this node leads again; then kill -9 and the same.
+    $restart = foreach ($i in 1..$RestartRounds) {
+        Stop-SwarmDaemon -Endpoint $endpoint
+        $sw = [Diagnostics.Stopwatch]::StartNew()
+        $d = Start-SwarmDaemon -DataRoot $dataRoot -Endpoint $endpoint -NodeName bench -PassThru
+        $daemonPid = $d.ProcessId
+        $null = Wait-Leader
+        $sw.Elapsed.TotalMilliseconds
+    }
+    Report 'restart (SIGTERM) to leader again, incl. process start' $restart
+    $kill = foreach ($i in 1..$RestartRounds) {
+        & kill -9 $daemonPid
+        while (Test-Path "/proc/$daemonPid") { Start-Sleep -Milliseconds 5 }
+        $sw = [Diagnostics.Stopwatch]::StartNew()
+        $d = Start-SwarmDaemon -DataRoot $dataRoot -Endpoint $endpoint -NodeName bench -PassThru
+        $daemonPid = $d.ProcessId
+        $null = Wait-Leader
+        $sw.Elapsed.TotalMilliseconds
+    }
+    Report 'kill -9, start to leader again, incl. process start' $kill
+    ''
+    'Docker 20.10 on this machine kind (issue #2): swarm init 150-600 ms, join-token API 0.6 ms, rotation API 9 ms, dockerd ~100 MB RSS + containerd 39 MB.'
+}
+finally {
+    if ($daemonPid -and (Test-Path "/proc/$daemonPid")) { & kill -9 $daemonPid }
+    Remove-Item $root -Recurse -Force -ErrorAction SilentlyContinue
+}
