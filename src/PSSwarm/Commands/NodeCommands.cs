@@ -55,7 +55,7 @@ internal static class NodeLookup
         error = null;
         var exact = nodes.FirstOrDefault(n => n.Id == key);
         if (exact is not null) return exact;
-        var byName = nodes.Where(n => string.Equals(n.Hostname, key, StringComparison.OrdinalIgnoreCase)).ToList();
+        var byName = nodes.Where(n => string.Equals(n.Hostname, key, StringComparison.Ordinal)).ToList();
         if (byName.Count == 1) return byName[0];
         var byPrefix = byName.Count > 1 ? byName : nodes.Where(n => n.Id.StartsWith(key, StringComparison.Ordinal)).ToList();
         if (byPrefix.Count == 1) return byPrefix[0];

@@ -63,7 +63,6 @@ public sealed class GetSwarmCommand : SwarmCmdlet
 /// <summary>docker swarm leave.</summary>
 [Alias("Leave-Swarm")]
 [Cmdlet(VerbsCommon.Exit, "Swarm", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.High)]
-[OutputType(typeof(void))]
 public sealed class ExitSwarmCommand : SwarmCmdlet
 {
     /// <summary>Leave even when this is the last manager (erases the swarm) or quorum would be lost.</summary>
@@ -72,7 +71,9 @@ public sealed class ExitSwarmCommand : SwarmCmdlet
 
     protected override void EndProcessing()
     {
-        if (!ShouldProcess(Client.Endpoint, Force ? "Leave the swarm (force)" : "Leave the swarm")) return;
+        // -Force is docker's --force: no prompt either (-WhatIf still only reports).
+        var whatIf = MyInvocation.BoundParameters.ContainsKey("WhatIf");
+        if ((!Force || whatIf) && !ShouldProcess(Client.Endpoint, Force ? "Leave the swarm (force)" : "Leave the swarm")) return;
         Call((c, t) => c.LeaveAsync(Force, t));
         WriteVerbose("Node left the swarm.");
     }

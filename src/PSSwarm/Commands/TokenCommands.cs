@@ -7,7 +7,7 @@ namespace PSSwarm.Commands;
 [OutputType(typeof(SwarmJoinToken), typeof(string))]
 public sealed class GetSwarmJoinTokenCommand : SwarmCmdlet
 {
-    [Parameter(Mandatory = true, Position = 0, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
+    [Parameter(Mandatory = true, Position = 0, ValueFromPipeline = true)]
     public NodeRole Role { get; set; }
 
     /// <summary>Only the token string (docker's -q).</summary>
@@ -26,7 +26,7 @@ public sealed class GetSwarmJoinTokenCommand : SwarmCmdlet
 [OutputType(typeof(SwarmJoinToken), typeof(string))]
 public sealed class UpdateSwarmJoinTokenCommand : SwarmCmdlet
 {
-    [Parameter(Mandatory = true, Position = 0, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
+    [Parameter(Mandatory = true, Position = 0, ValueFromPipeline = true)]
     public NodeRole Role { get; set; }
 
     [Parameter]
