@@ -17,7 +17,10 @@
         'Exit-Swarm'
         'Get-SwarmJoinToken'
         'Update-SwarmJoinToken'
+        'Join-Swarm'
         'Get-SwarmNode'
+        'Set-SwarmNode'
+        'Remove-SwarmNode'
         'Get-SwarmNetwork'
     )
     FunctionsToExport    = @()

@@ -224,6 +224,17 @@ function Stop-TestProcessById {
     $null = Wait-ProcessExit -ProcessId $Entry.Pid -TimeoutMilliseconds 5000
 }
 
+function Reset-TestNode {
+    <# For AfterEach: makes the node leave its swarm (Exit-Swarm -Force) if it is in one; never throws. #>
+    [CmdletBinding()]
+    param([Parameter(Mandatory)] [object] $Node)
+    try {
+        $state = (Get-Swarm -Endpoint $Node.Endpoint -ErrorAction Stop).LocalNodeState
+        if ("$state" -ne 'Inactive') { Exit-Swarm -Endpoint $Node.Endpoint -Force -Confirm:$false -ErrorAction Stop }
+    }
+    catch { Write-Warning "Reset-TestNode $($Node.Name): $_" }
+}
+
 function Remove-TestRoot {
     <# Stops (by PID) every process registered under the root, then deletes the folder. #>
     [CmdletBinding()]
@@ -280,14 +291,15 @@ function Test-CurrentTestFailed {
 function Write-TestNodeLogOnFailure {
     <# For AfterEach: when the current test failed, prints the logs of every node registered under the root. #>
     [CmdletBinding()]
-    param([Parameter(Mandatory)] [AllowNull()] [string] $Root, [int] $Tail = 40)
+    param([Parameter(Mandatory)] [AllowNull()] [string] $Root, [int] $Tail = 15)
     if (-not $Root -or -not (Test-PesterErrorState $PSCmdlet.SessionState)) { return }
     $seen = @{}
     foreach ($entry in @($script:Registry | Where-Object { $_.Root -eq $Root })) {
         if ($seen.ContainsKey($entry.Name)) { continue }
         $seen[$entry.Name] = $true
         $node = [pscustomobject]@{ Name = $entry.Name; Root = $entry.Root; DataRoot = $entry.DataRoot }
-        Write-Host ((Get-TestNodeLog -Node $node -Tail $Tail) -join [Environment]::NewLine)
+        $lines = Get-TestNodeLog -Node $node -Tail $Tail | ForEach-Object { if ($_.Length -gt 400) { $_.Substring(0, 400) + ' ...' } else { $_ } }
+        Write-Host ($lines -join [Environment]::NewLine)
     }
 }
 
@@ -335,6 +347,7 @@ function Get-TlsServerCertificate {
     <#
     Connects to Address:Port with TLS (no client certificate, any server certificate accepted,
     ALPN h2 offered) and returns the server certificate and the negotiated protocol.
+    The handshake runs synchronously on this thread (the validation callback is a script block).
     #>
     [CmdletBinding()]
     param([Parameter(Mandatory)] [string] $Address, [int] $Port = 2377, [int] $TimeoutMilliseconds = 5000)
@@ -342,6 +355,8 @@ function Get-TlsServerCertificate {
     $client = [System.Net.Sockets.TcpClient]::new()
     try {
         if (-not $client.ConnectAsync($Address, $Port).Wait($TimeoutMilliseconds)) { throw "TCP connect to ${Address}:$Port timed out" }
+        $client.ReceiveTimeout = $TimeoutMilliseconds
+        $client.SendTimeout = $TimeoutMilliseconds
         $callback = [System.Net.Security.RemoteCertificateValidationCallback] { param($s, $c, $ch, $e) $true }
         $ssl = [System.Net.Security.SslStream]::new($client.GetStream(), $false, $callback)
         try {
@@ -349,7 +364,7 @@ function Get-TlsServerCertificate {
             $options.TargetHost = 'swarm-ca'
             $options.ApplicationProtocols = [System.Collections.Generic.List[System.Net.Security.SslApplicationProtocol]]::new()
             $options.ApplicationProtocols.Add([System.Net.Security.SslApplicationProtocol]::Http2)
-            if (-not $ssl.AuthenticateAsClientAsync($options).Wait($TimeoutMilliseconds)) { throw "TLS handshake with ${Address}:$Port timed out" }
+            $ssl.AuthenticateAsClient($options)
             [pscustomobject]@{
                 Certificate = [System.Security.Cryptography.X509Certificates.X509Certificate2]::new($ssl.RemoteCertificate)
                 Protocol    = "$($ssl.NegotiatedApplicationProtocol)"
@@ -438,7 +453,7 @@ function Get-DistinguishedNamePart {
 }
 
 Export-ModuleMember -Function Import-PSSwarmUnderTest, Get-PSSwarmDaemonPath, New-TestRoot, Register-TestProcess,
-Test-ProcessAlive, Get-ProcessCommandLine, Wait-ProcessExit, Wait-Until, Start-TestNode, Stop-TestNode, Remove-TestRoot,
+Test-ProcessAlive, Get-ProcessCommandLine, Wait-ProcessExit, Wait-Until, Start-TestNode, Stop-TestNode, Reset-TestNode, Remove-TestRoot,
 Get-TestNodeLog, Test-CurrentTestFailed, Write-TestNodeLogOnFailure, Get-FileMode, Get-FileKind, Test-TcpPort,
 Get-TlsServerCertificate, Test-CertificateChain, ConvertTo-DockerPem, ConvertTo-Base36, Get-JoinTokenDigest,
 Split-JoinToken, Get-ErrorRecord, Get-DistinguishedNamePart

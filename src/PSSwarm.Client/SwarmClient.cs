@@ -82,6 +82,15 @@ public sealed class SwarmClient
     public Task<NodeList> ListNodesAsync(CancellationToken token)
         => CallAsync(o => control.ListNodesAsync(new ListNodesRequest(), o), token);
 
+    public Task<Node> JoinAsync(JoinRequest request, CancellationToken token)
+        => CallAsync(o => control.JoinAsync(request, o), token, TimeSpan.FromSeconds(90));
+
+    public Task<Node> UpdateNodeAsync(UpdateNodeRequest request, CancellationToken token)
+        => CallAsync(o => control.UpdateNodeAsync(request, o), token, TimeSpan.FromSeconds(60));
+
+    public Task<Empty> RemoveNodeAsync(string id, bool force, CancellationToken token)
+        => CallAsync(o => control.RemoveNodeAsync(new RemoveNodeRequest { Id = id, Force = force }, o), token);
+
     public Task<NetworkList> ListNetworksAsync(CancellationToken token)
         => CallAsync(o => control.ListNetworksAsync(new ListNetworksRequest(), o), token);
 

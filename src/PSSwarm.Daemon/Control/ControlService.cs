@@ -41,6 +41,18 @@ internal sealed class ControlService(NodeRuntime node) : Protocol.Control.Contro
     public override Task<NodeList> ListNodes(ListNodesRequest request, ServerCallContext context)
         => node.ListNodesAsync(context.CancellationToken);
 
+    public override Task<Protocol.Control.Node> Join(JoinRequest request, ServerCallContext context)
+        => node.JoinAsync(request, context.CancellationToken);
+
+    public override Task<Protocol.Control.Node> UpdateNode(UpdateNodeRequest request, ServerCallContext context)
+        => node.UpdateNodeAsync(request, context.CancellationToken);
+
+    public override async Task<Empty> RemoveNode(RemoveNodeRequest request, ServerCallContext context)
+    {
+        await node.RemoveNodeAsync(request, context.CancellationToken).ConfigureAwait(false);
+        return new Empty();
+    }
+
     public override Task<NetworkList> ListNetworks(ListNetworksRequest request, ServerCallContext context)
         => node.ListNetworksAsync(context.CancellationToken);
 }

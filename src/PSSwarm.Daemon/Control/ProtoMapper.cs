@@ -6,7 +6,8 @@ namespace PSSwarm.Daemon;
 /// <summary>Store objects to control-API messages.</summary>
 internal static class ProtoMapper
 {
-    public static Proto.Node ToProto(NodeObject n, string? leaderAddress, string? selfId)
+    public static Proto.Node ToProto(NodeObject n, string? leaderAddress, string? selfId,
+        Func<string, DotNext.Net.Cluster.ClusterMemberStatus?>? memberStatus = null)
     {
         var isManager = n.Role == NodeRole.Manager;
         var isLeader = isManager && leaderAddress is not null && n.ManagerAddress == leaderAddress;
@@ -26,10 +27,17 @@ internal static class ProtoMapper
             StatusMessage = n.StatusMessage,
             Address = n.Address,
             IsLeader = isLeader,
-            // The leader counts itself reachable; other managers' reachability comes from the Raft view.
+            // The leader counts itself reachable; other managers' reachability comes from this
+            // node's Raft view of them, and from their sessions when that view has nothing.
             Reachability = !isManager ? Proto.Reachability.Unknown
                 : isLeader || n.Id == selfId ? Proto.Reachability.Reachable
-                : Proto.Reachability.Unknown,
+                : (memberStatus?.Invoke(n.ManagerAddress)) switch
+                {
+                    DotNext.Net.Cluster.ClusterMemberStatus.Available => Proto.Reachability.Reachable,
+                    DotNext.Net.Cluster.ClusterMemberStatus.Unavailable => Proto.Reachability.Unreachable,
+                    _ => n.Status == NodeStatus.Ready ? Proto.Reachability.Reachable
+                        : n.Status == NodeStatus.Down ? Proto.Reachability.Unreachable : Proto.Reachability.Unknown,
+                },
             ManagerAddress = isManager ? n.ManagerAddress : "",
             CreatedUnixMs = n.CreatedAt.ToUnixTimeMilliseconds(),
             UpdatedUnixMs = n.UpdatedAt.ToUnixTimeMilliseconds(),

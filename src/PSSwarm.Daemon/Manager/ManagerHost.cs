@@ -9,6 +9,8 @@ using PSSwarm.Core;
 using PSSwarm.Core.Security;
 using PSSwarm.Core.State;
 using PSSwarm.Daemon.Cluster;
+using PSSwarm.Daemon.Control;
+using PSSwarm.Protocol.Cluster;
 using PSSwarm.Daemon.Node;
 
 namespace PSSwarm.Daemon.Manager;
@@ -19,6 +21,9 @@ internal sealed record ManagerHostOptions
     /// <summary>host:port other managers use to reach this one (the Raft member address).</summary>
     public required string AdvertiseAddress { get; init; }
     public required X509Certificate2 NodeCertificate { get; init; }
+    public required string NodeId { get; init; }
+    /// <summary>mTLS channels to the other managers (forwarded writes, membership changes).</summary>
+    public required ClusterChannels Channels { get; init; }
     public required PeerAuthenticator Authenticator { get; init; }
     public required string RaftDir { get; init; }
     /// <summary>True only on the node that runs Initialize-Swarm (DESIGN.md: a cold-started joiner diverges).</summary>
@@ -51,8 +56,13 @@ internal sealed class ManagerHost : IAsyncDisposable
         this.stateMachine = stateMachine;
         Options = options;
         Cluster = app.Services.GetRequiredService<IRaftHttpCluster>();
+        Dispatcher = app.Services.GetRequiredService<Dispatcher>();
         logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("PSSwarm.Manager");
     }
+
+    public Dispatcher Dispatcher { get; }
+
+    private IReadOnlyCollection<IRaftClusterMember> RaftMembers => ((IRaftCluster)Cluster).Members;
 
     public ManagerHostOptions Options { get; }
     public IRaftHttpCluster Cluster { get; }
@@ -114,7 +124,9 @@ internal sealed class ManagerHost : IAsyncDisposable
         services.AddSingleton<IStateMachine>(stateMachine);
         services.AddSingleton<IPersistentState>(wal);
         services.UsePersistentConfigurationStorage(Path.Combine(options.RaftDir, "members"));
-        services.AddGrpc();
+        services.AddSingleton<ManagerHostAccessor>();
+        services.AddSingleton<Dispatcher>();
+        services.AddGrpc(o => o.Interceptors.Add<ErrorInterceptor>());
         services.AddHttpClient(RaftClientName).ConfigurePrimaryHttpMessageHandler(() => new SocketsHttpHandler
         {
             ConnectTimeout = TimeSpan.FromSeconds(2),
@@ -142,6 +154,8 @@ internal sealed class ManagerHost : IAsyncDisposable
         app.UseMiddleware<ClusterAuthMiddleware>();
         app.UseConsensusProtocolHandler();
         app.MapGrpcService<NodeCAService>();
+        app.MapGrpcService<DispatcherService>();
+        app.MapGrpcService<RaftControlService>();
 
         try
         {
@@ -158,7 +172,10 @@ internal sealed class ManagerHost : IAsyncDisposable
             throw;
         }
 
-        return new ManagerHost(app, wal, stateMachine, options);
+        var host = new ManagerHost(app, wal, stateMachine, options);
+        app.Services.GetRequiredService<ManagerHostAccessor>().Host = host;
+        host.Dispatcher.Start();
+        return host;
     }
 
     private static void ConfigureLogging(ILoggingBuilder logging, LogLevel level)
@@ -168,7 +185,9 @@ internal sealed class ManagerHost : IAsyncDisposable
         logging.SetMinimumLevel(level);
         logging.AddFilter("Microsoft", level > LogLevel.Warning ? level : LogLevel.Warning);
         logging.AddFilter("System.Net.Http", LogLevel.Warning);
-        logging.AddFilter("DotNext", level > LogLevel.Information ? level : LogLevel.Information);
+        // DotNext logs every unreachable peer as a warning with a stack trace: keep those for debug runs.
+        logging.AddFilter("DotNext", level <= LogLevel.Debug ? level : LogLevel.Error);
+        logging.AddFilter("Grpc", level > LogLevel.Warning ? level : LogLevel.Warning);
     }
 
     /// <summary>Waits until some node leads (this one on a single-manager swarm).</summary>
@@ -204,17 +223,142 @@ internal sealed class ManagerHost : IAsyncDisposable
     {
         if (!await WaitForLeaderAsync(TimeSpan.FromSeconds(5), token).ConfigureAwait(false))
             throw SwarmErrors.NoLeader();
-        if (!IsLeader)
-            throw SwarmErrors.NoLeader(); // forwarding to a remote leader arrives with multi-manager swarms
-        try
+        await ProposeAsync(command.ToBytes(), token).ConfigureAwait(false);
+    }
+
+    /// <summary>On the leader: append and wait for commit. On a follower: forward to the leader.</summary>
+    public async Task ProposeAsync(byte[] command, CancellationToken token)
+    {
+        for (var attempt = 0; ; attempt++)
         {
-            await Cluster.ReplicateAsync(command.ToBytes(), null, token).ConfigureAwait(false);
-        }
-        catch (InvalidOperationException e)
-        {
-            throw new SwarmException(SwarmErrorKind.ResourceUnavailable, "SwarmNoLeader", SwarmErrors.NoLeader().Message, e);
+            if (!await WaitForLeaderAsync(TimeSpan.FromSeconds(5), token).ConfigureAwait(false))
+                throw SwarmErrors.NoLeader();
+            try
+            {
+                if (IsLeader)
+                {
+                    await Cluster.ReplicateAsync(command, null, token).ConfigureAwait(false);
+                    return;
+                }
+                await ForwardAsync(async (client, t) => await new RaftControl.RaftControlClient(client)
+                    .ProposeAsync(new ProposeRequest { Command = Google.Protobuf.ByteString.CopyFrom(command) }, deadline: Deadline(), cancellationToken: t), token)
+                    .ConfigureAwait(false);
+                // Read your writes: wait until this follower has applied what the leader committed.
+                await ReadBarrierAsync(token).ConfigureAwait(false);
+                return;
+            }
+            catch (Exception e) when (attempt < 2 && e is InvalidOperationException or SwarmException { ErrorId: "SwarmNotLeader" or "SwarmManagerUnreachable" })
+            {
+                // Leadership moved while we asked: try again with the new leader.
+                await Task.Delay(100 * (attempt + 1), token).ConfigureAwait(false);
+            }
+            catch (InvalidOperationException e)
+            {
+                throw new SwarmException(SwarmErrorKind.ResourceUnavailable, "SwarmNoLeader", SwarmErrors.NoLeader().Message, e);
+            }
         }
     }
+
+    private static DateTime Deadline() => DateTime.UtcNow.AddSeconds(15);
+
+    /// <summary>Runs a call on the leader's cluster API (this node's own when it leads).</summary>
+    public async Task<T> ForwardAsync<T>(Func<Grpc.Net.Client.GrpcChannel, CancellationToken, Task<T>> call, CancellationToken token)
+    {
+        var leader = LeaderAddress ?? throw SwarmErrors.NoLeader();
+        try
+        {
+            return await call(Options.Channels.For(leader), token).ConfigureAwait(false);
+        }
+        catch (Grpc.Core.RpcException e)
+        {
+            throw ClusterChannels.Translate(e, leader);
+        }
+    }
+
+    /// <summary>Raft address of a manager as a member URI.</summary>
+    public static Uri MemberUri(string hostPort) => new($"https://{hostPort}/");
+
+    private readonly SemaphoreSlim membership = new(1, 1);
+
+    /// <summary>On the leader: adds a voting member (one change at a time, as DotNext requires).</summary>
+    public async Task AddMemberAsync(string address, CancellationToken token)
+    {
+        if (!IsLeader) throw new SwarmException(SwarmErrorKind.ResourceUnavailable, "SwarmNotLeader", LeaderAddress ?? "");
+        await membership.WaitAsync(token).ConfigureAwait(false);
+        try
+        {
+            if (RaftMembers.Any(m => FormatEndPoint(m.EndPoint) == address)) return;
+            using var cts = CancellationTokenSource.CreateLinkedTokenSource(token);
+            cts.CancelAfter(TimeSpan.FromSeconds(20));
+            if (!await Cluster.AddMemberAsync(MemberUri(address), cts.Token).ConfigureAwait(false))
+                throw new SwarmException(SwarmErrorKind.ResourceUnavailable, "SwarmAddMemberFailed",
+                    $"could not connect to prospective new cluster member using its advertised address {address}");
+            logger.LogInformation("Added Raft member {Address}", address);
+        }
+        catch (OperationCanceledException) when (!token.IsCancellationRequested)
+        {
+            throw new SwarmException(SwarmErrorKind.OperationTimeout, "SwarmAddMemberTimeout",
+                $"could not connect to prospective new cluster member using its advertised address {address} (timed out)");
+        }
+        finally
+        {
+            membership.Release();
+        }
+    }
+
+    /// <summary>
+    /// Removes a member: on the leader directly; a leader asked to remove itself first hands
+    /// leadership over, then asks the new leader; a follower forwards to the leader.
+    /// </summary>
+    public async Task RemoveMemberAsync(string address, CancellationToken token)
+    {
+        if (IsLeader && address == Options.AdvertiseAddress)
+        {
+            logger.LogInformation("Resigning leadership before leaving the Raft membership");
+            await Cluster.ResignAsync(token).ConfigureAwait(false);
+            var deadline = DateTime.UtcNow.AddSeconds(10);
+            while ((IsLeader || LeaderAddress is null || LeaderAddress == address) && DateTime.UtcNow < deadline)
+                await Task.Delay(20, token).ConfigureAwait(false);
+            if (IsLeader || LeaderAddress is null || LeaderAddress == address) throw SwarmErrors.NoLeader();
+        }
+        if (!IsLeader)
+        {
+            await ForwardAsync(async (channel, t) => await new RaftControl.RaftControlClient(channel)
+                .RemoveMemberAsync(new MemberRequest { Address = address }, deadline: Deadline(), cancellationToken: t), token).ConfigureAwait(false);
+            return;
+        }
+        await membership.WaitAsync(token).ConfigureAwait(false);
+        try
+        {
+            if (!RaftMembers.Any(m => FormatEndPoint(m.EndPoint) == address)) return;
+            using var cts = CancellationTokenSource.CreateLinkedTokenSource(token);
+            cts.CancelAfter(TimeSpan.FromSeconds(15));
+            await Cluster.RemoveMemberAsync(MemberUri(address), cts.Token).ConfigureAwait(false);
+            logger.LogInformation("Removed Raft member {Address}", address);
+        }
+        finally
+        {
+            membership.Release();
+        }
+    }
+
+    /// <summary>host:port of every manager in the store, the leader first.</summary>
+    public string[] ManagerAddresses()
+    {
+        var leader = LeaderAddress;
+        return State.Current.Nodes.Values
+            .Where(n => n.Role == NodeRole.Manager && n.ManagerAddress.Length > 0)
+            .Select(n => n.ManagerAddress)
+            .OrderBy(a => a == leader ? 0 : 1).ThenBy(a => a, StringComparer.Ordinal)
+            .ToArray();
+    }
+
+    /// <summary>Raft addresses of the current voting members.</summary>
+    public IReadOnlyList<string> MemberAddresses => RaftMembers.Select(m => FormatEndPoint(m.EndPoint)).ToList();
+
+    /// <summary>This node's view of a member: the leader sees its followers' replication status.</summary>
+    public DotNext.Net.Cluster.ClusterMemberStatus? MemberStatus(string address)
+        => RaftMembers.FirstOrDefault(m => FormatEndPoint(m.EndPoint) == address)?.Status;
 
     /// <summary>Makes the next read linearizable (a no-op cost on a leader holding its lease).</summary>
     public async Task ReadBarrierAsync(CancellationToken token)
@@ -234,6 +378,7 @@ internal sealed class ManagerHost : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         if (Interlocked.Exchange(ref disposed, 1) != 0) return;
+        Dispatcher.Dispose();
         try
         {
             using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(5));
@@ -246,5 +391,16 @@ internal sealed class ManagerHost : IAsyncDisposable
         await app.DisposeAsync().ConfigureAwait(false);
         await wal.DisposeAsync().ConfigureAwait(false);
         await stateMachine.DisposeAsync().ConfigureAwait(false);
+    }
+}
+
+/// <summary>Lets services built before the host exists reach it.</summary>
+internal sealed class ManagerHostAccessor
+{
+    private ManagerHost? host;
+    public ManagerHost Host
+    {
+        get => host ?? throw SwarmErrors.ManagerStarting();
+        set => host = value;
     }
 }

@@ -1,0 +1,134 @@
+using System.Collections.Concurrent;
+using PSSwarm.Core;
+using PSSwarm.Core.State;
+
+namespace PSSwarm.Daemon.Manager;
+
+/// <summary>
+/// Node sessions, run by the leader (swarmkit's dispatcher): every node heartbeats at the
+/// swarm's period; a node silent for 3 periods becomes Down ("heartbeat failure"); after a
+/// leader change every live node becomes Unknown and gets 6 periods. Liveness is in memory;
+/// only status changes are written through Raft.
+/// </summary>
+internal sealed class Dispatcher(ManagerHostAccessor accessor, ILogger<Dispatcher> logger) : IDisposable
+{
+    public const string HeartbeatFailure = "heartbeat failure";
+    public const string LeaderChange = "Node moved to \"unknown\" state due to leadership change in cluster";
+    public const string NodeLeft = "node left the swarm";
+
+    private readonly ConcurrentDictionary<string, DateTime> lastSeen = new(StringComparer.Ordinal);
+    private readonly CancellationTokenSource stop = new();
+    private DateTime leaderSince = DateTime.MaxValue;
+    private Task? loop;
+
+    public void Start() => loop = Task.Run(() => LoopAsync(stop.Token));
+
+    private ManagerHost Host => accessor.Host;
+
+    private TimeSpan Period => Host.State.Current.Cluster?.Spec.DispatcherHeartbeat ?? ClusterSpec.DefaultDispatcherHeartbeat;
+
+    /// <summary>A heartbeat from an authenticated node. Returns the node as stored after it.</summary>
+    public async Task<NodeObject> HeartbeatAsync(string nodeId, string address, string hostname, string version, CancellationToken token)
+    {
+        var host = Host;
+        if (!host.IsLeader)
+            throw new SwarmException(SwarmErrorKind.ResourceUnavailable, "SwarmNotLeader", host.LeaderAddress ?? "");
+        var state = host.State.Current;
+        if (state.RemovedNodes.Contains(nodeId))
+            throw new SwarmException(SwarmErrorKind.PermissionDenied, "SwarmNodeRemoved", $"Permission denied: node {nodeId} was removed from swarm");
+        if (!state.Nodes.TryGetValue(nodeId, out var node))
+            throw new SwarmException(SwarmErrorKind.ObjectNotFound, "SwarmNodeNotFound", $"node {nodeId} not found");
+
+        lastSeen[nodeId] = DateTime.UtcNow;
+        if (node.Status != NodeStatus.Ready || (address.Length > 0 && node.Address != address)
+            || (hostname.Length > 0 && node.Hostname != hostname) || (version.Length > 0 && node.Version != version))
+        {
+            node = node with
+            {
+                Status = NodeStatus.Ready, StatusMessage = "",
+                Address = address.Length > 0 ? address : node.Address,
+                Hostname = hostname.Length > 0 ? hostname : node.Hostname,
+                Version = version.Length > 0 ? version : node.Version,
+                UpdatedAt = DateTimeOffset.UtcNow,
+            };
+            await host.ProposeAsync(new PutNodeCommand(node), token).ConfigureAwait(false);
+        }
+        return node;
+    }
+
+    /// <summary>A node says goodbye (Exit-Swarm): it is Down from now on, until removed.</summary>
+    public async Task LeaveAsync(string nodeId, CancellationToken token)
+    {
+        var host = Host;
+        lastSeen.TryRemove(nodeId, out _);
+        if (host.State.Current.Nodes.TryGetValue(nodeId, out var node) && node.Status != NodeStatus.Down)
+            await host.ProposeAsync(new PutNodeCommand(node with { Status = NodeStatus.Down, StatusMessage = NodeLeft, UpdatedAt = DateTimeOffset.UtcNow }), token)
+                .ConfigureAwait(false);
+    }
+
+    private async Task LoopAsync(CancellationToken token)
+    {
+        var wasLeader = false;
+        while (!token.IsCancellationRequested)
+        {
+            try
+            {
+                await Task.Delay(250, token).ConfigureAwait(false);
+                var host = Host;
+                var leader = host.IsLeader;
+                if (leader && !wasLeader) await OnLeadershipAsync(host, token).ConfigureAwait(false);
+                wasLeader = leader;
+                if (leader) await ExpireAsync(host, token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (token.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (Exception e)
+            {
+                logger.LogWarning("Dispatcher: {Error}", e.Message);
+            }
+        }
+    }
+
+    private async Task OnLeadershipAsync(ManagerHost host, CancellationToken token)
+    {
+        leaderSince = DateTime.UtcNow;
+        lastSeen.Clear();
+        var self = host.Options.NodeId;
+        foreach (var node in host.State.Current.Nodes.Values)
+        {
+            if (node.Id == self || node.Status is NodeStatus.Down or NodeStatus.Unknown) continue;
+            await host.ProposeAsync(new PutNodeCommand(node with
+            {
+                Status = NodeStatus.Unknown, StatusMessage = LeaderChange, UpdatedAt = DateTimeOffset.UtcNow,
+            }), token).ConfigureAwait(false);
+        }
+        logger.LogInformation("This manager leads: node sessions are now dispatched here");
+    }
+
+    private async Task ExpireAsync(ManagerHost host, CancellationToken token)
+    {
+        var now = DateTime.UtcNow;
+        var period = Period;
+        foreach (var node in host.State.Current.Nodes.Values)
+        {
+            if (node.Status == NodeStatus.Down) continue;
+            var deadline = lastSeen.TryGetValue(node.Id, out var seen)
+                ? seen + 3 * period
+                : leaderSince + 6 * period;
+            if (now < deadline) continue;
+            logger.LogInformation("Node {NodeId} ({Hostname}) is down: {Reason}", node.Id, node.Hostname, HeartbeatFailure);
+            await host.ProposeAsync(new PutNodeCommand(node with
+            {
+                Status = NodeStatus.Down, StatusMessage = HeartbeatFailure, UpdatedAt = DateTimeOffset.UtcNow,
+            }), token).ConfigureAwait(false);
+        }
+    }
+
+    public void Dispose()
+    {
+        stop.Cancel();
+        try { loop?.Wait(TimeSpan.FromSeconds(2)); } catch (AggregateException) { }
+    }
+}

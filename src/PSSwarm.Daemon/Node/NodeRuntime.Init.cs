@@ -1,0 +1,162 @@
+using System.Net;
+using System.Security.Cryptography.X509Certificates;
+using PSSwarm.Core;
+using PSSwarm.Core.Net;
+using PSSwarm.Core.Security;
+using PSSwarm.Core.State;
+using PSSwarm.Daemon.Cluster;
+using PSSwarm.Daemon.Manager;
+using Proto = PSSwarm.Protocol.Control;
+
+namespace PSSwarm.Daemon.Node;
+
+internal sealed partial class NodeRuntime
+{
+    public async Task<Proto.SwarmInfo> InitAsync(Proto.InitRequest request, CancellationToken token)
+    {
+        await gate.WaitAsync(token).ConfigureAwait(false);
+        try
+        {
+            if (config is not null)
+            {
+                if (!request.ForceNewCluster || config.Role != NodeRole.Manager)
+                    throw SwarmErrors.AlreadyInSwarm();
+                CheckForceNewCluster();
+            }
+            else
+            {
+                await InitLockedAsync(request, token).ConfigureAwait(false);
+            }
+        }
+        finally
+        {
+            gate.Release();
+        }
+        return await GetInfoAsync(token).ConfigureAwait(false);
+    }
+
+    private async Task InitLockedAsync(Proto.InitRequest request, CancellationToken token)
+    {
+        // 1. Check everything before anything is created: a refused init leaves the node Inactive.
+        var spec = ValidateSpec(request);
+        var availability = ProtoMapper.FromProto(request.Availability);
+        if (request.Autolock)
+            throw new SwarmException(SwarmErrorKind.NotImplemented, "SwarmAutolockNotSupported",
+                "Autolock is not supported yet by this version of PSSwarm; initialise the swarm without -Autolock.");
+        var (listen, advertise) = ResolveAddresses(request.ListenAddress, request.AdvertiseAddress);
+
+        // 2. Identity, CA, certificate, tokens.
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        var now = DateTimeOffset.UtcNow;
+        var swarmId = Identity.NewId();
+        var nodeId = Identity.NewId();
+        var root = RootCA.Create(now);
+        var (keyPem, csr) = NodeCertificates.NewKeyAndCsr();
+        var certPem = root.SignNodeCertificate(csr, nodeId, NodeCertificates.ManagerRole, swarmId, spec.CertExpiry, now);
+        var cert = X509Certificate2.CreateFromPem(certPem);
+        var cfg = new LocalNodeConfig
+        {
+            SwarmId = swarmId, NodeId = nodeId, Role = NodeRole.Manager,
+            ListenAddress = AddressResolver.Format(listen),
+            AdvertiseAddress = AddressResolver.Format(advertise),
+            Managers = [AddressResolver.Format(advertise)],
+            JoinedAt = now,
+        };
+
+        // 3. Start the store and write the swarm through it; node.json is the commit point.
+        ManagerHost? host = null;
+        try
+        {
+            store.Wipe();
+            store.SaveCertificates(certPem, keyPem, root.CertificatePem);
+            channels = CreateChannels();
+            var tCerts = clock.Elapsed.TotalMilliseconds;
+            host = await StartManagerAsync(cfg, coldStart: true, token).ConfigureAwait(false);
+            var tStarted = clock.Elapsed.TotalMilliseconds;
+            if (!await host.WaitForLeadershipAsync(TimeSpan.FromSeconds(10), token).ConfigureAwait(false))
+                throw SwarmErrors.NoLeader();
+            var tLeader = clock.Elapsed.TotalMilliseconds;
+            var cluster = new ClusterObject
+            {
+                Id = swarmId, CreatedAt = now, UpdatedAt = now, Spec = spec,
+                RootCACertificate = root.CertificatePem, RootCAKey = root.KeyPem!,
+                WorkerJoinToken = JoinToken.Generate(root.CertificatePemBytes),
+                ManagerJoinToken = JoinToken.Generate(root.CertificatePemBytes),
+            };
+            var node = new NodeObject
+            {
+                Id = nodeId, Hostname = options.NodeName, Role = NodeRole.Manager, Availability = availability,
+                Status = NodeStatus.Ready, Address = advertise.Address.ToString(), ManagerAddress = cfg.AdvertiseAddress,
+                CreatedAt = now, UpdatedAt = now, CertificateExpiry = cert.NotAfter.ToUniversalTime(), Version = Version,
+            };
+            await host.ProposeAsync(new CreateClusterCommand(cluster, node, NetworkObject.NewIngress(Identity.NewId(), now)), token)
+                .ConfigureAwait(false);
+            store.SaveConfig(cfg);
+            logger.LogDebug("Init timings: CA and certificates {Certs:0} ms, listener and Raft started {Started:0} ms, leader {Leader:0} ms, swarm written {Done:0} ms",
+                tCerts, tStarted, tLeader, clock.Elapsed.TotalMilliseconds);
+        }
+        catch
+        {
+            if (host is not null) await host.DisposeAsync().ConfigureAwait(false);
+            channels?.Dispose();
+            channels = null;
+            store.Wipe();
+            throw;
+        }
+
+        config = cfg;
+        manager = host;
+        error = null;
+        StartAgent(cfg);
+        logger.LogInformation("Swarm initialized: current node ({NodeId}) is now a manager, listening on {Listen}, advertising {Advertise}",
+            nodeId, cfg.ListenAddress, cfg.AdvertiseAddress);
+    }
+
+    /// <summary>Listen and advertise addresses by Docker's rules; InvalidArgument with Docker's texts.</summary>
+    private static (IPEndPoint Listen, IPEndPoint Advertise) ResolveAddresses(string listenAddress, string advertiseAddress)
+    {
+        try
+        {
+            var interfaces = AddressResolver.GetSystemInterfaces();
+            var listen = AddressResolver.ResolveListenAddress(NullIfEmpty(listenAddress), interfaces);
+            var advertise = AddressResolver.ResolveAdvertiseAddress(NullIfEmpty(advertiseAddress), listen, interfaces);
+            return (listen, advertise);
+        }
+        catch (AddressException e)
+        {
+            throw SwarmErrors.InvalidArgument(e.Message);
+        }
+    }
+
+    /// <summary>A single manager is already a cluster of one: -ForceNewCluster has nothing to do.</summary>
+    private void CheckForceNewCluster()
+    {
+        var host = manager ?? throw SwarmErrors.ManagerStarting(error);
+        if (host.State.Current.Nodes.Values.Count(n => n.Role == NodeRole.Manager) > 1)
+            throw new SwarmException(SwarmErrorKind.NotImplemented, "SwarmForceNewClusterNotSupported",
+                "-ForceNewCluster on a swarm with several managers is not supported yet by this version of PSSwarm.");
+    }
+
+    internal static ClusterSpec ValidateSpec(Proto.InitRequest request)
+    {
+        var spec = new ClusterSpec();
+        if (request.HasCertExpiry)
+        {
+            var expiry = TimeSpan.FromMilliseconds(request.CertExpiryMs);
+            if (expiry < ClusterSpec.MinCertExpiry)
+                throw SwarmErrors.InvalidArgument("minimum certificate expiry time is: 1h0m0s");
+            spec = spec with { CertExpiry = expiry };
+        }
+        if (request.HasDispatcherHeartbeat)
+        {
+            if (request.DispatcherHeartbeatMs < 0)
+                throw SwarmErrors.InvalidArgument("heartbeat time period cannot be a negative duration");
+            if (request.DispatcherHeartbeatMs == 0)
+                throw SwarmErrors.InvalidArgument("heartbeat time period must be greater than zero");
+            spec = spec with { DispatcherHeartbeat = TimeSpan.FromMilliseconds(request.DispatcherHeartbeatMs) };
+        }
+        if (!Enum.IsDefined(request.Availability))
+            throw SwarmErrors.InvalidArgument($"invalid availability \"{request.Availability}\", only active, pause and drain are supported");
+        return spec;
+    }
+}

@@ -1,0 +1,251 @@
+using System.Net;
+using Grpc.Core;
+using PSSwarm.Core;
+using PSSwarm.Core.Net;
+using PSSwarm.Core.Security;
+using PSSwarm.Core.State;
+using PSSwarm.Daemon.Cluster;
+using PSSwarm.Daemon.Manager;
+using PSSwarm.Protocol.Cluster;
+using Proto = PSSwarm.Protocol.Control;
+
+namespace PSSwarm.Daemon.Node;
+
+internal sealed partial class NodeRuntime
+{
+    private static readonly TimeSpan CaFetchTimeout = TimeSpan.FromSeconds(5);
+
+    /// <summary>
+    /// Join-Swarm. Checks run in SPEC.md's order before anything is bound or detected here:
+    /// own state, token format, the manager's root CA against the token's digest, the secret.
+    /// </summary>
+    public async Task<Proto.Node> JoinAsync(Proto.JoinRequest request, CancellationToken token)
+    {
+        await gate.WaitAsync(token).ConfigureAwait(false);
+        try
+        {
+            // 1. Own state.
+            if (config is not null) throw SwarmErrors.AlreadyInSwarm();
+            // 2. Token format.
+            if (!JoinToken.TryParse(request.Token, out var joinToken) || joinToken is null)
+                throw SwarmErrors.InvalidArgument("invalid join token");
+            var remotes = request.RemoteAddresses.Select(NormalizeRemote).Where(a => a.Length > 0).Distinct().ToList();
+            if (remotes.Count == 0)
+                throw SwarmErrors.InvalidArgument("-RemoteAddress must name at least one manager (host:port)");
+            var availability = ProtoMapper.FromProto(request.Availability);
+
+            // 3. The root CA, pinned by the token's digest; a mismatch fails at once (no retry can fix it).
+            var (remote, rootPem) = await FetchRootCAAsync(remotes, joinToken, token).ConfigureAwait(false);
+            var root = RootCA.Load(rootPem, null);
+
+            // 4. The secret: the manager compares the whole token and issues our certificate.
+            var (keyPem, csr) = NodeCertificates.NewKeyAndCsr();
+            IssueNodeCertificateResponse issued;
+            using (var pinned = new ClusterChannels(null, root))
+            {
+                try
+                {
+                    issued = await new NodeCA.NodeCAClient(pinned.For(remote)).IssueNodeCertificateAsync(new IssueNodeCertificateRequest
+                    {
+                        Csr = Google.Protobuf.ByteString.CopyFrom(csr),
+                        Token = request.Token,
+                        Availability = (int)availability,
+                        Hostname = options.NodeName,
+                        Version = Version,
+                    }, deadline: DateTime.UtcNow.AddSeconds(20), cancellationToken: token).ConfigureAwait(false);
+                }
+                catch (RpcException e)
+                {
+                    throw ClusterChannels.Translate(e, remote);
+                }
+            }
+
+            // 5. Now, and only now, this host's addresses.
+            var role = issued.Manager ? NodeRole.Manager : NodeRole.Worker;
+            var (listen, advertise) = ResolveJoinAddresses(request, role, remote);
+            var cfg = new LocalNodeConfig
+            {
+                SwarmId = issued.SwarmId, NodeId = issued.NodeId, Role = role,
+                ListenAddress = AddressResolver.Format(listen),
+                AdvertiseAddress = AddressResolver.Format(advertise),
+                Managers = issued.Managers.Count > 0 ? issued.Managers.ToList() : [remote],
+                JoinedAt = DateTimeOffset.UtcNow,
+            };
+
+            // 6. Certificates, then (managers) the store and Raft membership, then the commit point.
+            ManagerHost? host = null;
+            try
+            {
+                store.Wipe();
+                store.SaveCertificates(issued.CertificatePem, keyPem, issued.RootCaPem);
+                channels = CreateChannels();
+                if (role == NodeRole.Manager)
+                    host = await BecomeRaftMemberAsync(cfg, token).ConfigureAwait(false);
+                store.SaveConfig(cfg);
+            }
+            catch
+            {
+                if (host is not null) await host.DisposeAsync().ConfigureAwait(false);
+                await TellLeaveAsync(cfg).ConfigureAwait(false);
+                channels?.Dispose();
+                channels = null;
+                store.Wipe();
+                throw;
+            }
+            config = cfg;
+            manager = host;
+            error = null;
+            StartAgent(cfg);
+            var ready = await WaitAsync(agent!.FirstHeartbeat, TimeSpan.FromSeconds(5), token).ConfigureAwait(false);
+            logger.LogInformation("This node joined a swarm as a {Role} ({NodeId}) via {Remote}", role.ToString().ToLowerInvariant(), cfg.NodeId, remote);
+
+            if (host is not null && host.State.Current.Nodes.TryGetValue(cfg.NodeId, out var self))
+                return ToProto(host, self);
+            return new Proto.Node
+            {
+                Id = cfg.NodeId, Hostname = options.NodeName,
+                Role = role == NodeRole.Manager ? Proto.NodeRole.RoleManager : Proto.NodeRole.RoleWorker,
+                Availability = ProtoMapper.ToProto(availability),
+                Status = ready ? Proto.NodeStatus.StatusReady : Proto.NodeStatus.StatusUnknown,
+                Address = advertise.Address.ToString(),
+                CreatedUnixMs = cfg.JoinedAt.ToUnixTimeMilliseconds(), UpdatedUnixMs = cfg.JoinedAt.ToUnixTimeMilliseconds(),
+                Version = Version, IsSelf = true,
+            };
+        }
+        finally
+        {
+            gate.Release();
+        }
+    }
+
+    private static async Task<bool> WaitAsync(Task task, TimeSpan timeout, CancellationToken token)
+    {
+        var done = await Task.WhenAny(task, Task.Delay(timeout, token)).ConfigureAwait(false);
+        return done == task;
+    }
+
+    internal static string NormalizeRemote(string address)
+    {
+        address = address.Trim();
+        if (address.Length == 0) return "";
+        if (address.StartsWith('[') ? address.Contains("]:", StringComparison.Ordinal) : address.Count(c => c == ':') == 1)
+            return address;
+        if (IPAddress.TryParse(address.Trim('[', ']'), out var ip) && ip.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6)
+            return $"[{ip}]:{AddressResolver.DefaultPort}";
+        return $"{address}:{AddressResolver.DefaultPort}";
+    }
+
+    /// <summary>Fetches the root CA from the first manager that answers and checks it against the token.</summary>
+    private async Task<(string Remote, string RootPem)> FetchRootCAAsync(List<string> remotes, JoinToken joinToken, CancellationToken token)
+    {
+        var failures = new List<string>();
+        using var anonymous = ClusterChannels.Anonymous();
+        foreach (var remote in remotes)
+        {
+            byte[] bytes;
+            try
+            {
+                var response = await new NodeCA.NodeCAClient(anonymous.For(remote))
+                    .GetRootCACertificateAsync(new GetRootCACertificateRequest(), deadline: DateTime.UtcNow + CaFetchTimeout, cancellationToken: token)
+                    .ConfigureAwait(false);
+                bytes = response.Certificate.ToByteArray();
+            }
+            catch (RpcException e)
+            {
+                failures.Add($"{remote}: {ClusterChannels.Translate(e, remote).Message}");
+                continue;
+            }
+            if (!joinToken.MatchesRootCA(bytes))
+                throw new SwarmException(SwarmErrorKind.SecurityError, "SwarmCAMismatch",
+                    $"remote CA does not match fingerprint. Expected: {joinToken.ExpectedSha256Hex}");
+            return (remote, System.Text.Encoding.UTF8.GetString(bytes));
+        }
+        throw new SwarmException(SwarmErrorKind.ConnectionError, "SwarmManagerUnreachable",
+            $"could not connect to any manager of the swarm: {string.Join("; ", failures)}");
+    }
+
+    /// <summary>
+    /// Addresses of a joining node. Managers need a usable advertise address (explicit, the
+    /// listen IP, or detected); a worker whose detection fails falls back to the address the
+    /// manager saw, as Docker does.
+    /// </summary>
+    private static (IPEndPoint Listen, IPEndPoint Advertise) ResolveJoinAddresses(Proto.JoinRequest request, NodeRole role, string remote)
+    {
+        try
+        {
+            return ResolveAddresses(request.ListenAddress, request.AdvertiseAddress);
+        }
+        catch (SwarmException) when (role == NodeRole.Worker && string.IsNullOrWhiteSpace(request.AdvertiseAddress))
+        {
+            var listen = IPEndPoint.TryParse(request.ListenAddress, out var l) ? l : new IPEndPoint(IPAddress.Any, AddressResolver.DefaultPort);
+            return (listen, new IPEndPoint(IPAddress.Any, listen.Port));
+        }
+    }
+
+    /// <summary>Starts this node's store and asks the leader to add it as a voting member; waits until it caught up.</summary>
+    private async Task<ManagerHost> BecomeRaftMemberAsync(LocalNodeConfig cfg, CancellationToken token)
+    {
+        SecureFiles.DeleteDirectory(store.RaftDir);
+        var host = await StartManagerAsync(cfg, coldStart: false, token).ConfigureAwait(false);
+        try
+        {
+            await CallLeaderAsync(cfg.Managers, async (channel, t) => await new RaftControl.RaftControlClient(channel)
+                .AddMemberAsync(new MemberRequest { NodeId = cfg.NodeId, Address = cfg.AdvertiseAddress },
+                    deadline: DateTime.UtcNow.AddSeconds(30), cancellationToken: t), token).ConfigureAwait(false);
+            var deadline = DateTime.UtcNow.AddSeconds(15);
+            while (!host.State.Current.Nodes.ContainsKey(cfg.NodeId) || host.LeaderAddress is null)
+            {
+                if (DateTime.UtcNow > deadline)
+                    throw new SwarmException(SwarmErrorKind.OperationTimeout, "SwarmJoinTimeout",
+                        "Timeout was reached before node joined. The manager did not replicate the swarm state to this node in time.");
+                await Task.Delay(10, token).ConfigureAwait(false);
+            }
+            return host;
+        }
+        catch
+        {
+            await host.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+    }
+
+    /// <summary>Runs a cluster call on the leader: tries the known managers, follows "not the leader" redirects.</summary>
+    private async Task<T> CallLeaderAsync<T>(IEnumerable<string> managers, Func<Grpc.Net.Client.GrpcChannel, CancellationToken, Task<T>> call, CancellationToken token)
+    {
+        var queue = new Queue<string>(managers);
+        var tried = new HashSet<string>(StringComparer.Ordinal);
+        SwarmException? last = null;
+        while (queue.TryDequeue(out var target))
+        {
+            if (!tried.Add(target)) continue;
+            try
+            {
+                return await call(channels!.For(target), token).ConfigureAwait(false);
+            }
+            catch (RpcException e)
+            {
+                last = ClusterChannels.Translate(e, target);
+                if (last.ErrorId == "SwarmNotLeader" && last.Message.Length > 0)
+                    queue = new Queue<string>(new[] { last.Message }.Concat(queue));
+                else if (last.Kind is not (SwarmErrorKind.ConnectionError or SwarmErrorKind.ResourceUnavailable))
+                    throw last;
+            }
+        }
+        throw last ?? SwarmErrors.NoLeader();
+    }
+
+    /// <summary>Best effort: tell the swarm this node is gone (it shows as Down until removed).</summary>
+    private async Task TellLeaveAsync(LocalNodeConfig cfg)
+    {
+        if (channels is null) return;
+        try
+        {
+            await CallLeaderAsync(cfg.Managers, async (channel, t) => await new Protocol.Cluster.Dispatcher.DispatcherClient(channel)
+                .LeaveAsync(new LeaveSessionRequest(), deadline: DateTime.UtcNow.AddSeconds(3), cancellationToken: t), CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is SwarmException or RpcException)
+        {
+            logger.LogDebug("Could not tell the swarm this node leaves: {Error}", e.Message);
+        }
+    }
+}

@@ -1,0 +1,133 @@
+using PSSwarm.Core;
+using PSSwarm.Core.Security;
+using PSSwarm.Core.State;
+using PSSwarm.Daemon.Manager;
+using Proto = PSSwarm.Protocol.Control;
+
+namespace PSSwarm.Daemon.Node;
+
+internal sealed partial class NodeRuntime
+{
+    public async Task<Proto.SwarmInfo> GetInfoAsync(CancellationToken token)
+    {
+        var cfg = config;
+        var info = new Proto.SwarmInfo { NodeName = options.NodeName };
+        if (cfg is null)
+        {
+            info.LocalNodeState = error is null ? Proto.LocalNodeState.LocalInactive : Proto.LocalNodeState.LocalError;
+            info.Error = error ?? "";
+            return info;
+        }
+
+        info.Id = cfg.SwarmId;
+        info.NodeId = cfg.NodeId;
+        info.NodeAddress = HostOf(cfg.AdvertiseAddress);
+        info.IsManager = cfg.Role == NodeRole.Manager;
+        info.LocalNodeState = error is null ? Proto.LocalNodeState.LocalActive : Proto.LocalNodeState.LocalError;
+        info.Error = error ?? "";
+        if (File.Exists(store.RootCAPath)) info.RootCaPem = await File.ReadAllTextAsync(store.RootCAPath, token).ConfigureAwait(false);
+        if (cfg.Role != NodeRole.Manager)
+            return info;
+
+        var host = manager;
+        if (host is null)
+        {
+            info.LocalNodeState = error is null ? Proto.LocalNodeState.LocalPending : Proto.LocalNodeState.LocalError;
+            return info;
+        }
+        try
+        {
+            await host.ReadBarrierAsync(token).ConfigureAwait(false);
+        }
+        catch (SwarmException e)
+        {
+            info.LocalNodeState = Proto.LocalNodeState.LocalError;
+            info.Error = e.Message;
+            return info;
+        }
+
+        var state = host.State.Current;
+        if (state.Cluster is { } cluster)
+        {
+            info.Name = cluster.Name;
+            info.CreatedUnixMs = cluster.CreatedAt.ToUnixTimeMilliseconds();
+            info.UpdatedUnixMs = cluster.UpdatedAt.ToUnixTimeMilliseconds();
+            info.RootCaPem = cluster.RootCACertificate;
+            info.CertExpiryMs = (long)cluster.Spec.CertExpiry.TotalMilliseconds;
+            info.DispatcherHeartbeatMs = (long)cluster.Spec.DispatcherHeartbeat.TotalMilliseconds;
+            info.Autolock = cluster.Spec.Autolock;
+            info.TaskHistoryLimit = cluster.Spec.TaskHistoryLimit;
+            var managers = host.ManagerAddresses();
+            info.WorkerToken = new Proto.JoinToken { Role = Proto.NodeRole.RoleWorker, Token = cluster.WorkerJoinToken, RemoteAddresses = { managers } };
+            info.ManagerToken = new Proto.JoinToken { Role = Proto.NodeRole.RoleManager, Token = cluster.ManagerJoinToken, RemoteAddresses = { managers } };
+        }
+        info.Nodes = state.Nodes.Count;
+        info.Managers = state.Nodes.Values.Count(n => n.Role == NodeRole.Manager);
+        return info;
+    }
+
+    /// <summary>The manager component, ready to serve reads; Docker's errors otherwise.</summary>
+    private async Task<ManagerHost> RequireManagerAsync(CancellationToken token)
+    {
+        var cfg = config;
+        if (cfg is null) throw SwarmErrors.NotManagerInactive();
+        if (cfg.Role != NodeRole.Manager) throw SwarmErrors.NotManager();
+        var host = manager;
+        if (host is null)
+        {
+            // Just restarted or promoted: give the manager a moment to come up.
+            var deadline = DateTime.UtcNow + ReadyTimeout;
+            while ((host = manager) is null && DateTime.UtcNow < deadline)
+                await Task.Delay(20, token).ConfigureAwait(false);
+            if (host is null) throw SwarmErrors.ManagerStarting(error);
+        }
+        await host.ReadBarrierAsync(token).ConfigureAwait(false);
+        return host;
+    }
+
+    public async Task<Proto.JoinToken> GetJoinTokenAsync(Proto.NodeRole role, CancellationToken token)
+        => TokenOf(await RequireManagerAsync(token).ConfigureAwait(false), role);
+
+    private static Proto.JoinToken TokenOf(ManagerHost host, Proto.NodeRole role)
+    {
+        var cluster = host.State.Current.Cluster ?? throw SwarmErrors.ManagerStarting();
+        return new Proto.JoinToken
+        {
+            Role = role,
+            Token = role == Proto.NodeRole.RoleManager ? cluster.ManagerJoinToken : cluster.WorkerJoinToken,
+            RemoteAddresses = { host.ManagerAddresses() },
+        };
+    }
+
+    public async Task<Proto.JoinToken> RotateJoinTokenAsync(Proto.NodeRole role, CancellationToken token)
+    {
+        var host = await RequireManagerAsync(token).ConfigureAwait(false);
+        var cluster = host.State.Current.Cluster ?? throw SwarmErrors.ManagerStarting();
+        var fresh = JoinToken.Generate(System.Text.Encoding.UTF8.GetBytes(cluster.RootCACertificate));
+        var coreRole = role == Proto.NodeRole.RoleManager ? NodeRole.Manager : NodeRole.Worker;
+        await host.ProposeAsync(new SetJoinTokenCommand(coreRole, fresh, DateTimeOffset.UtcNow), token).ConfigureAwait(false);
+        logger.LogInformation("Rotated the {Role} join token", coreRole);
+        return TokenOf(host, role);
+    }
+
+    public async Task<Proto.NodeList> ListNodesAsync(CancellationToken token)
+    {
+        var host = await RequireManagerAsync(token).ConfigureAwait(false);
+        var list = new Proto.NodeList();
+        foreach (var node in host.State.Current.Nodes.Values.OrderBy(n => n.Hostname, StringComparer.Ordinal).ThenBy(n => n.Id, StringComparer.Ordinal))
+            list.Nodes.Add(ToProto(host, node));
+        return list;
+    }
+
+    private Proto.Node ToProto(ManagerHost host, NodeObject node)
+        => ProtoMapper.ToProto(node, host.LeaderAddress, config?.NodeId, host.MemberStatus);
+
+    public async Task<Proto.NetworkList> ListNetworksAsync(CancellationToken token)
+    {
+        var host = await RequireManagerAsync(token).ConfigureAwait(false);
+        var list = new Proto.NetworkList();
+        foreach (var n in host.State.Current.Networks.Values.OrderBy(n => n.Name, StringComparer.Ordinal))
+            list.Networks.Add(ProtoMapper.ToProto(n));
+        return list;
+    }
+}

@@ -1,0 +1,159 @@
+using Grpc.Core;
+using PSSwarm.Core;
+using PSSwarm.Core.Security;
+using PSSwarm.Core.State;
+using PSSwarm.Daemon.Cluster;
+using PSSwarm.Daemon.Manager;
+using PSSwarm.Protocol.Cluster;
+using Proto = PSSwarm.Protocol.Control;
+
+namespace PSSwarm.Daemon.Node;
+
+internal sealed partial class NodeRuntime
+{
+    /// <summary>
+    /// Acts on a promotion or demotion decided by the swarm (seen in a heartbeat): a new
+    /// certificate for the new role; a promoted node starts its store and becomes a voting
+    /// member, a demoted one stops its store and forgets the Raft log.
+    /// </summary>
+    private async Task ChangeRoleAsync(bool toManager, CancellationToken token)
+    {
+        await gate.WaitAsync(token).ConfigureAwait(false);
+        try
+        {
+            var cfg = config;
+            if (cfg is null || (cfg.Role == NodeRole.Manager) == toManager) return;
+            logger.LogInformation("The swarm made this node a {Role}", toManager ? "manager" : "worker");
+
+            if (agent is not null) await agent.DisposeAsync().ConfigureAwait(false);
+            agent = null;
+            if (!toManager && manager is not null)
+            {
+                await manager.DisposeAsync().ConfigureAwait(false);
+                manager = null;
+                SecureFiles.DeleteDirectory(store.RaftDir);
+            }
+
+            // A certificate for the new role, from whichever manager answers (writes reach the leader).
+            var (keyPem, csr) = NodeCertificates.NewKeyAndCsr();
+            var renewed = await CallLeaderAsync(cfg.Managers, async (channel, t) => await new NodeCA.NodeCAClient(channel)
+                .RenewNodeCertificateAsync(new RenewNodeCertificateRequest { Csr = Google.Protobuf.ByteString.CopyFrom(csr) },
+                    deadline: DateTime.UtcNow.AddSeconds(10), cancellationToken: t), token).ConfigureAwait(false);
+            if (renewed.Manager != toManager)
+                throw new SwarmException(SwarmErrorKind.InvalidOperation, "SwarmRoleChanged", "the swarm changed this node's role again; retrying");
+            store.SaveCertificates(renewed.CertificatePem, keyPem, renewed.RootCaPem);
+            channels?.Dispose();
+            channels = CreateChannels();
+
+            var updated = cfg with
+            {
+                Role = toManager ? NodeRole.Manager : NodeRole.Worker,
+                Managers = renewed.Managers.Count > 0 ? renewed.Managers.ToList() : cfg.Managers,
+            };
+            if (toManager)
+            {
+                if (HostOf(updated.AdvertiseAddress) is "0.0.0.0" or "::")
+                    throw new SwarmException(SwarmErrorKind.InvalidArgument, "SwarmNoAdvertiseAddress",
+                        "this node has no advertise address for Raft: rejoin it with -AdvertiseAddress to promote it");
+                manager = await BecomeRaftMemberAsync(updated, token).ConfigureAwait(false);
+            }
+            store.SaveConfig(updated);
+            config = updated;
+            error = null;
+            logger.LogInformation("This node is now a {Role}", toManager ? "manager" : "worker");
+        }
+        finally
+        {
+            if (config is not null && agent is null && !token.IsCancellationRequested) StartAgent(config);
+            gate.Release();
+        }
+    }
+
+    // ---------------------------------------------------------------- node management
+
+    public async Task<Proto.Node> UpdateNodeAsync(Proto.UpdateNodeRequest request, CancellationToken token)
+    {
+        var host = await RequireManagerAsync(token).ConfigureAwait(false);
+        var state = host.State.Current;
+        var node = FindNode(state, request.Id);
+        var updated = node;
+
+        if (request.HasAvailability)
+            updated = updated with { Availability = ProtoMapper.FromProto(request.Availability) };
+
+        if (request.ReplaceLabels || request.AddLabels.Count > 0 || request.RemoveLabels.Count > 0)
+        {
+            var labels = request.ReplaceLabels ? new Dictionary<string, string>() : new Dictionary<string, string>(node.Labels);
+            foreach (var key in request.RemoveLabels)
+                if (!labels.Remove(key))
+                    throw SwarmErrors.InvalidArgument($"key {key} doesn't exist in node's labels");
+            foreach (var (k, v) in request.AddLabels) labels[k] = v;
+            updated = updated with { Labels = labels };
+        }
+
+        if (request.HasRole)
+        {
+            var toManager = request.Role == Proto.NodeRole.RoleManager;
+            if (toManager && node.Role == NodeRole.Worker)
+                updated = updated with { Role = NodeRole.Manager };
+            else if (!toManager && node.Role == NodeRole.Manager)
+            {
+                CheckDemotion(state, node);
+                if (node.ManagerAddress.Length > 0)
+                    await host.RemoveMemberAsync(node.ManagerAddress, token).ConfigureAwait(false);
+                updated = updated with { Role = NodeRole.Worker, ManagerAddress = "" };
+            }
+        }
+
+        if (updated != node)
+        {
+            updated = updated with { UpdatedAt = DateTimeOffset.UtcNow };
+            await host.ProposeAsync(new PutNodeCommand(updated), token).ConfigureAwait(false);
+        }
+        var current = host.State.Current.Nodes.GetValueOrDefault(node.Id) ?? updated;
+        return ToProto(host, current);
+    }
+
+    /// <summary>Docker's refusals: the last manager, and a demotion that loses quorum.</summary>
+    private static void CheckDemotion(SwarmState.Snapshot state, NodeObject node)
+    {
+        var managers = state.Nodes.Values.Where(n => n.Role == NodeRole.Manager).ToList();
+        if (managers.Count <= 1)
+            throw new SwarmException(SwarmErrorKind.InvalidOperation, "SwarmLastManager", "attempting to demote the last manager of the swarm");
+        var remaining = managers.Where(n => n.Id != node.Id).ToList();
+        var reachable = remaining.Count(n => n.Status == NodeStatus.Ready);
+        if (reachable < remaining.Count / 2 + 1)
+            throw new SwarmException(SwarmErrorKind.InvalidOperation, "SwarmQuorumLoss",
+                "can't remove member from the raft: this would result in a loss of quorum");
+    }
+
+    public async Task RemoveNodeAsync(Proto.RemoveNodeRequest request, CancellationToken token)
+    {
+        var host = await RequireManagerAsync(token).ConfigureAwait(false);
+        var node = FindNode(host.State.Current, request.Id);
+        if (node.Role == NodeRole.Manager)
+            throw new SwarmException(SwarmErrorKind.InvalidOperation, "SwarmNodeIsManager",
+                $"node {node.Id} is a cluster manager and is a member of the raft cluster. It must be demoted to worker before removal");
+        if (node.Status != NodeStatus.Down && !request.Force)
+            throw new SwarmException(SwarmErrorKind.InvalidOperation, "SwarmNodeNotDown",
+                $"node {node.Id} is not down and can't be removed");
+        await host.ProposeAsync(new RemoveNodeCommand(node.Id), token).ConfigureAwait(false);
+        logger.LogInformation("Removed node {NodeId} ({Hostname}) from the swarm", node.Id, node.Hostname);
+    }
+
+    /// <summary>Docker's lookup: full ID, then hostname, then a unique ID prefix.</summary>
+    internal static NodeObject FindNode(SwarmState.Snapshot state, string key)
+    {
+        if (string.IsNullOrWhiteSpace(key)) throw SwarmErrors.InvalidArgument("a node ID or hostname is required");
+        if (state.Nodes.TryGetValue(key, out var exact)) return exact;
+        var byName = state.Nodes.Values.Where(n => n.Hostname == key).ToList();
+        if (byName.Count == 1) return byName[0];
+        var matches = byName.Count > 1 ? byName : state.Nodes.Values.Where(n => n.Id.StartsWith(key, StringComparison.Ordinal)).ToList();
+        return matches.Count switch
+        {
+            1 => matches[0],
+            0 => throw new SwarmException(SwarmErrorKind.ObjectNotFound, "SwarmNodeNotFound", $"node {key} not found"),
+            _ => throw new SwarmException(SwarmErrorKind.InvalidArgument, "SwarmNodeAmbiguous", $"node {key} is ambiguous ({matches.Count} matches found)"),
+        };
+    }
+}
