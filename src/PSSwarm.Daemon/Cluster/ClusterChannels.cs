@@ -21,13 +21,19 @@ internal sealed class ClusterChannels : IDisposable
     private readonly RootCA? root;
     private readonly ConcurrentDictionary<string, GrpcChannel> channels = new(StringComparer.Ordinal);
 
+    private volatile X509Certificate2? lastServerCertificate;
+
     public ClusterChannels(X509Certificate2? clientCertificate, RootCA? root)
     {
         this.clientCertificate = clientCertificate;
         this.root = root;
     }
 
+    /// <summary>No client certificate, any server accepted: the caller checks <see cref="LastServerCertificate"/>.</summary>
     public static ClusterChannels Anonymous() => new(null, null);
+
+    /// <summary>The certificate the last server presented (anonymous channels: to check it once the root is known).</summary>
+    public X509Certificate2? LastServerCertificate => lastServerCertificate;
 
     public GrpcChannel For(string address) => channels.GetOrAdd(address, Create);
 
@@ -46,7 +52,15 @@ internal sealed class ClusterChannels : IDisposable
                 // trust comes from the chain to the swarm root, checked here.
                 TargetHost = "swarm-ca",
                 RemoteCertificateValidationCallback = (_, cert, _, _) =>
-                    root is null || (cert is not null && root.Verifies(cert as X509Certificate2 ?? X509CertificateLoader.LoadCertificate(cert.GetRawCertData()))),
+                {
+                    var leaf = cert is null ? null : cert as X509Certificate2 ?? X509CertificateLoader.LoadCertificate(cert.GetRawCertData());
+                    if (root is null)
+                    {
+                        lastServerCertificate = leaf;
+                        return true;
+                    }
+                    return leaf is not null && root.Verifies(leaf);
+                },
                 ClientCertificates = clientCertificate is null ? null : new X509CertificateCollection { clientCertificate },
             },
         };

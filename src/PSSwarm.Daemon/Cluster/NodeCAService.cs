@@ -62,7 +62,8 @@ internal sealed class NodeCAService(PeerAuthenticator authenticator, ManagerHost
             Hostname = request.Hostname,
             Role = role,
             Availability = request.Availability switch { 1 => NodeAvailability.Pause, 2 => NodeAvailability.Drain, _ => NodeAvailability.Active },
-            Status = NodeStatus.Unknown,
+            // It just proved it is alive; its session keeps it Ready from here on.
+            Status = NodeStatus.Ready,
             Address = observed is null ? "" : (observed.IsIPv4MappedToIPv6 ? observed.MapToIPv4() : observed).ToString(),
             CreatedAt = now, UpdatedAt = now, CertificateExpiry = expiry, Version = request.Version,
         };

@@ -148,6 +148,9 @@ internal sealed class ManagerHost : IAsyncDisposable
             member.RpcTimeout = TimeSpan.FromSeconds(2);
             member.ProtocolVersion = DotNext.Net.Http.HttpProtocolVersion.Http2;
             member.ClientHandlerName = RaftClientName;
+            // A joining manager starts with an empty log and the swarm state is small: two rounds
+            // of catch-up before the membership change is plenty (the default is 10).
+            member.WarmupRounds = 2;
         });
 
         var app = builder.Build();
@@ -290,10 +293,11 @@ internal sealed class ManagerHost : IAsyncDisposable
             if (RaftMembers.Any(m => FormatEndPoint(m.EndPoint) == address)) return;
             using var cts = CancellationTokenSource.CreateLinkedTokenSource(token);
             cts.CancelAfter(TimeSpan.FromSeconds(20));
+            var clock = System.Diagnostics.Stopwatch.StartNew();
             if (!await Cluster.AddMemberAsync(MemberUri(address), cts.Token).ConfigureAwait(false))
                 throw new SwarmException(SwarmErrorKind.ResourceUnavailable, "SwarmAddMemberFailed",
                     $"could not connect to prospective new cluster member using its advertised address {address}");
-            logger.LogInformation("Added Raft member {Address}", address);
+            logger.LogInformation("Added Raft member {Address} in {Elapsed:0} ms", address, clock.Elapsed.TotalMilliseconds);
         }
         catch (OperationCanceledException) when (!token.IsCancellationRequested)
         {

@@ -26,6 +26,7 @@ internal sealed partial class NodeRuntime
         {
             // 1. Own state.
             if (config is not null) throw SwarmErrors.AlreadyInSwarm();
+            var clock = System.Diagnostics.Stopwatch.StartNew();
             // 2. Token format.
             if (!JoinToken.TryParse(request.Token, out var joinToken) || joinToken is null)
                 throw SwarmErrors.InvalidArgument("invalid join token");
@@ -35,30 +36,35 @@ internal sealed partial class NodeRuntime
             var availability = ProtoMapper.FromProto(request.Availability);
 
             // 3. The root CA, pinned by the token's digest; a mismatch fails at once (no retry can fix it).
-            var (remote, rootPem) = await FetchRootCAAsync(remotes, joinToken, token).ConfigureAwait(false);
+            //    One TLS connection serves the CA fetch and the join: the manager's certificate is
+            //    checked against the fetched root before the token is sent.
+            using var connection = ClusterChannels.Anonymous();
+            var (remote, rootPem) = await FetchRootCAAsync(connection, remotes, joinToken, token).ConfigureAwait(false);
             var root = RootCA.Load(rootPem, null);
+            if (connection.LastServerCertificate is not { } served || !root.Verifies(served))
+                throw new SwarmException(SwarmErrorKind.SecurityError, "SwarmCAMismatch",
+                    $"the manager at {remote} presented a certificate that its own root CA did not issue");
+            var tCa = clock.Elapsed.TotalMilliseconds;
 
             // 4. The secret: the manager compares the whole token and issues our certificate.
             var (keyPem, csr) = NodeCertificates.NewKeyAndCsr();
             IssueNodeCertificateResponse issued;
-            using (var pinned = new ClusterChannels(null, root))
+            try
             {
-                try
+                issued = await new NodeCA.NodeCAClient(connection.For(remote)).IssueNodeCertificateAsync(new IssueNodeCertificateRequest
                 {
-                    issued = await new NodeCA.NodeCAClient(pinned.For(remote)).IssueNodeCertificateAsync(new IssueNodeCertificateRequest
-                    {
-                        Csr = Google.Protobuf.ByteString.CopyFrom(csr),
-                        Token = request.Token,
-                        Availability = (int)availability,
-                        Hostname = options.NodeName,
-                        Version = Version,
-                    }, deadline: DateTime.UtcNow.AddSeconds(20), cancellationToken: token).ConfigureAwait(false);
-                }
-                catch (RpcException e)
-                {
-                    throw ClusterChannels.Translate(e, remote);
-                }
+                    Csr = Google.Protobuf.ByteString.CopyFrom(csr),
+                    Token = request.Token,
+                    Availability = (int)availability,
+                    Hostname = options.NodeName,
+                    Version = Version,
+                }, deadline: DateTime.UtcNow.AddSeconds(20), cancellationToken: token).ConfigureAwait(false);
             }
+            catch (RpcException e)
+            {
+                throw ClusterChannels.Translate(e, remote);
+            }
+            var tIssued = clock.Elapsed.TotalMilliseconds;
 
             // 5. Now, and only now, this host's addresses.
             var role = issued.Manager ? NodeRole.Manager : NodeRole.Worker;
@@ -96,7 +102,11 @@ internal sealed partial class NodeRuntime
             manager = host;
             error = null;
             StartAgent(cfg);
-            var ready = await WaitAsync(agent!.FirstHeartbeat, TimeSpan.FromSeconds(5), token).ConfigureAwait(false);
+            var tMember = clock.Elapsed.TotalMilliseconds;
+            // The manager created the node Ready (it just proved it is alive); the session keeps it so.
+            var ready = role == NodeRole.Worker || await WaitAsync(agent!.FirstHeartbeat, TimeSpan.FromSeconds(5), token).ConfigureAwait(false);
+            logger.LogDebug("Join timings: root CA {Ca:0} ms, certificate issued {Issued:0} ms, store and membership {Member:0} ms, first heartbeat {Ready:0} ms",
+                tCa, tIssued, tMember, clock.Elapsed.TotalMilliseconds);
             logger.LogInformation("This node joined a swarm as a {Role} ({NodeId}) via {Remote}", role.ToString().ToLowerInvariant(), cfg.NodeId, remote);
 
             if (host is not null && host.State.Current.Nodes.TryGetValue(cfg.NodeId, out var self))
@@ -136,10 +146,9 @@ internal sealed partial class NodeRuntime
     }
 
     /// <summary>Fetches the root CA from the first manager that answers and checks it against the token.</summary>
-    private async Task<(string Remote, string RootPem)> FetchRootCAAsync(List<string> remotes, JoinToken joinToken, CancellationToken token)
+    private static async Task<(string Remote, string RootPem)> FetchRootCAAsync(ClusterChannels anonymous, List<string> remotes, JoinToken joinToken, CancellationToken token)
     {
         var failures = new List<string>();
-        using var anonymous = ClusterChannels.Anonymous();
         foreach (var remote in remotes)
         {
             byte[] bytes;
