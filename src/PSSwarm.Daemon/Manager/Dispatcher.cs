@@ -16,6 +16,9 @@ internal sealed class Dispatcher(ManagerHostAccessor accessor, ILogger<Dispatche
     public const string LeaderChange = "Node moved to \"unknown\" state due to leadership change in cluster";
     public const string NodeLeft = "node left the swarm";
 
+    /// <summary>How long a manager tolerates having no leader before it restarts its store.</summary>
+    public static readonly TimeSpan LeaderlessLimit = TimeSpan.FromSeconds(30);
+
     private readonly ConcurrentDictionary<string, DateTime> lastSeen = new(StringComparer.Ordinal);
     private readonly CancellationTokenSource stop = new();
     private DateTime leaderSince = DateTime.MaxValue;
@@ -69,6 +72,7 @@ internal sealed class Dispatcher(ManagerHostAccessor accessor, ILogger<Dispatche
     private async Task LoopAsync(CancellationToken token)
     {
         var wasLeader = false;
+        var leaderSeen = DateTime.UtcNow;
         while (!token.IsCancellationRequested)
         {
             try
@@ -76,6 +80,14 @@ internal sealed class Dispatcher(ManagerHostAccessor accessor, ILogger<Dispatche
                 await Task.Delay(250, token).ConfigureAwait(false);
                 var host = Host;
                 var leader = host.IsLeader;
+                // Watchdog (DESIGN.md defect 1, a follower left without a leader): a manager that
+                // sees no leader for a long time while it can reach its peers restarts its store.
+                if (host.LeaderAddress is not null) leaderSeen = DateTime.UtcNow;
+                else if (DateTime.UtcNow - leaderSeen > LeaderlessLimit && host.MemberAddresses.Count > 1)
+                {
+                    host.ReportFault($"no leader for {LeaderlessLimit.TotalSeconds:0} s");
+                    leaderSeen = DateTime.UtcNow;
+                }
                 if (leader && !wasLeader) await OnLeadershipAsync(host, token).ConfigureAwait(false);
                 wasLeader = leader;
                 if (leader) await ExpireAsync(host, token).ConfigureAwait(false);

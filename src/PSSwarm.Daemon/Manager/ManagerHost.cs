@@ -259,7 +259,27 @@ internal sealed class ManagerHost : IAsyncDisposable
             {
                 throw new SwarmException(SwarmErrorKind.ResourceUnavailable, "SwarmNoLeader", SwarmErrors.NoLeader().Message, e);
             }
+            catch (Exception e) when (e is IOException or ObjectDisposedException or AggregateException)
+            {
+                // DESIGN.md defect 2: the WAL's flusher can die ("WAL page N doesn't exist on the
+                // disk"); the store is then unusable until restarted. Ask the runtime to restart it.
+                ReportFault($"the Raft log failed: {e.Message}");
+                throw new SwarmException(SwarmErrorKind.ResourceUnavailable, "SwarmStoreFailed",
+                    "The swarm store on this manager failed and is being restarted; try again in a few seconds.", e);
+            }
         }
+    }
+
+    /// <summary>Raised (once) when the store is unusable and must be restarted; the argument says why.</summary>
+    public event Action<string>? Faulted;
+
+    private int faulted;
+
+    public void ReportFault(string reason)
+    {
+        if (Interlocked.Exchange(ref faulted, 1) != 0) return;
+        logger.LogError("Manager store fault: {Reason}", reason);
+        Faulted?.Invoke(reason);
     }
 
     private static DateTime Deadline() => DateTime.UtcNow.AddSeconds(15);

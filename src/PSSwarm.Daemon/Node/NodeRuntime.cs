@@ -150,7 +150,7 @@ internal sealed partial class NodeRuntime : IAsyncDisposable
         ManagerHost? host = null;
         var authenticator = new PeerAuthenticator(root, cfg.SwarmId,
             id => host?.State.Current.RemovedNodes.Contains(id) == true);
-        host = await ManagerHost.StartAsync(new ManagerHostOptions
+        var started = await ManagerHost.StartAsync(new ManagerHostOptions
         {
             Listen = IPEndPoint.Parse(cfg.ListenAddress),
             AdvertiseAddress = cfg.AdvertiseAddress,
@@ -162,7 +162,39 @@ internal sealed partial class NodeRuntime : IAsyncDisposable
             ColdStart = coldStart,
             LogLevel = options.LogLevel,
         }, token).ConfigureAwait(false);
-        return host;
+        host = started;
+        started.Faulted += reason => _ = Task.Run(() => RestartManagerAsync(started, reason));
+        return started;
+    }
+
+    private DateTime lastManagerRestart = DateTime.MinValue;
+
+    /// <summary>The watchdog's remedy: the same store, restarted in place (at most once a minute).</summary>
+    private async Task RestartManagerAsync(ManagerHost faulty, string reason)
+    {
+        var wait = lastManagerRestart + TimeSpan.FromMinutes(1) - DateTime.UtcNow;
+        if (wait > TimeSpan.Zero) await Task.Delay(wait).ConfigureAwait(false);
+        await gate.WaitAsync().ConfigureAwait(false);
+        try
+        {
+            var cfg = config;
+            if (!ReferenceEquals(manager, faulty) || cfg is null || cfg.Role != NodeRole.Manager) return;
+            lastManagerRestart = DateTime.UtcNow;
+            logger.LogWarning("Restarting the manager store ({Reason})", reason);
+            manager = null;
+            await faulty.DisposeAsync().ConfigureAwait(false);
+            manager = await StartManagerAsync(cfg, coldStart: false, membership.Token).ConfigureAwait(false);
+            logger.LogInformation("Manager store restarted");
+        }
+        catch (Exception e)
+        {
+            error = $"the manager store could not be restarted: {e.Message}";
+            logger.LogError("{Error}", error);
+        }
+        finally
+        {
+            gate.Release();
+        }
     }
 
     /// <summary>Starts this node's session with the leader.</summary>

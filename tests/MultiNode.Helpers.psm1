@@ -1,0 +1,113 @@
+#Requires -Version 7.4
+# Helpers for the multi-node end-to-end tests (JoinSwarm, NodeManagement, Managers, JoinNamespaces).
+# They build on TestHelpers.psm1 (import that first); they start no process of their own.
+
+Set-StrictMode -Version Latest
+
+function Join-TestNode {
+    <#
+    Joins a test node (from Start-TestNode) to the swarm of a manager test node, the way a user would:
+    Get-SwarmJoinToken -Role <Role> | Join-Swarm, with the node's own -ListenAddress and -AdvertiseAddress.
+    Returns the PSSwarm.SwarmNode that Join-Swarm outputs.
+    #>
+    [CmdletBinding()]
+    param(
+        [Parameter(Mandatory)] [object] $Manager,
+        [Parameter(Mandatory)] [object] $Node,
+        [ValidateSet('Worker', 'Manager')] [string] $Role = 'Worker'
+    )
+    Get-SwarmJoinToken -Role $Role -Endpoint $Manager.Endpoint -ErrorAction Stop |
+        Join-Swarm -Endpoint $Node.Endpoint -ListenAddress $Node.Listen -AdvertiseAddress $Node.Ip -ErrorAction Stop
+}
+
+function Get-NodeView {
+    <# One node as a manager sees it (Get-SwarmNode -Id on that manager's endpoint); $null when it is not listed. #>
+    [CmdletBinding()]
+    param([Parameter(Mandatory)] [object] $Manager, [Parameter(Mandatory)] [string] $Id)
+    @(Get-SwarmNode -Endpoint $Manager.Endpoint -ErrorAction Stop) |
+        Where-Object { $_.Id -eq $Id -or $_.Hostname -eq $Id } | Select-Object -First 1
+}
+
+function Wait-NodeView {
+    <#
+    Polls Get-SwarmNode on a manager until the node with this ID or hostname satisfies the condition
+    (a script block that gets the SwarmNode, or $null when the node is not listed, as its first
+    argument); returns that view (or $null).
+    #>
+    [CmdletBinding()]
+    param(
+        [Parameter(Mandatory)] [object] $Manager,
+        [Parameter(Mandatory)] [string] $Id,
+        [Parameter(Mandatory)] [scriptblock] $Condition,
+        [double] $TimeoutSeconds = 10,
+        [string] $Because = 'the node to change'
+    )
+    $found = Wait-Until -TimeoutSeconds $TimeoutSeconds -IntervalMilliseconds 100 -Because "$Because ($Id on $($Manager.Name))" -Condition {
+        $view = Get-NodeView -Manager $Manager -Id $Id
+        if (& $Condition $view) { [pscustomobject]@{ View = $view } }
+    }
+    $found.View
+}
+
+function Wait-LocalNodeState {
+    <# Polls Get-Swarm on a node until LocalNodeState is the given one; returns the SwarmInfo. #>
+    [CmdletBinding()]
+    param(
+        [Parameter(Mandatory)] [object] $Node,
+        [Parameter(Mandatory)] [string] $State,
+        [double] $TimeoutSeconds = 10
+    )
+    Wait-Until -TimeoutSeconds $TimeoutSeconds -Because "$($Node.Name) to report LocalNodeState $State" -Condition {
+        $info = Get-Swarm -Endpoint $Node.Endpoint -ErrorAction Stop
+        if ("$($info.LocalNodeState)" -eq $State) { $info }
+    }
+}
+
+function Get-ErrorSummary {
+    <# One line describing an ErrorRecord (id, category, message), for failure messages. #>
+    param([object] $ErrorRecord)
+    if ($null -eq $ErrorRecord) { return '<no error>' }
+    "$($ErrorRecord.FullyQualifiedErrorId) [$($ErrorRecord.CategoryInfo.Category)] $($ErrorRecord.Exception.Message)"
+}
+
+function Get-RootCAFingerprintHex {
+    <# The SHA-256 of a root CA certificate's Docker PEM text, as 64 lower-case hex characters. #>
+    [CmdletBinding()]
+    param([Parameter(Mandatory)] [System.Security.Cryptography.X509Certificates.X509Certificate2] $RootCertificate)
+    $pem = ConvertTo-DockerPem -Der $RootCertificate.RawData
+    [Convert]::ToHexString([System.Security.Cryptography.SHA256]::HashData([System.Text.Encoding]::ASCII.GetBytes($pem))).ToLowerInvariant()
+}
+
+function ConvertFrom-Base36Digest {
+    <# A token's 50-character base-36 digest as the 64 lower-case hex characters of the 256-bit value. #>
+    [CmdletBinding()]
+    param([Parameter(Mandatory)] [string] $Digest)
+    $alphabet = '0123456789abcdefghijklmnopqrstuvwxyz'
+    $n = [System.Numerics.BigInteger]::Zero
+    foreach ($c in $Digest.ToLowerInvariant().ToCharArray()) {
+        $n = $n * 36 + $alphabet.IndexOf($c)
+    }
+    $bytes = $n.ToByteArray($true, $true)
+    ([Convert]::ToHexString($bytes).ToLowerInvariant()).PadLeft(64, '0')
+}
+
+function New-RandomBase36 {
+    <# A random value of Bytes bytes in base 36, left-padded to Width (a valid-looking digest or secret). #>
+    [CmdletBinding()]
+    param([int] $Bytes = 32, [int] $Width = 50)
+    $buffer = [byte[]]::new($Bytes)
+    [System.Security.Cryptography.RandomNumberGenerator]::Fill($buffer)
+    $buffer[0] = $buffer[0] -bor 0x80   # full length, so that the padding is not what makes it look valid
+    ConvertTo-Base36 -Bytes $buffer -Width $Width
+}
+
+function Get-CertificateFile {
+    <# Loads a PEM certificate file of a node's data root (e.g. certificates/swarm-node.crt). #>
+    [CmdletBinding()]
+    param([Parameter(Mandatory)] [object] $Node, [string] $RelativePath = 'certificates/swarm-node.crt')
+    $path = Join-Path $Node.DataRoot $RelativePath
+    [System.Security.Cryptography.X509Certificates.X509Certificate2]::CreateFromPem([System.IO.File]::ReadAllText($path))
+}
+
+Export-ModuleMember -Function Join-TestNode, Get-NodeView, Wait-NodeView, Wait-LocalNodeState, Get-ErrorSummary,
+Get-RootCAFingerprintHex, ConvertFrom-Base36Digest, New-RandomBase36, Get-CertificateFile
