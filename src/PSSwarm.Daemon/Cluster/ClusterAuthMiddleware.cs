@@ -27,16 +27,26 @@ internal sealed class ClusterAuthMiddleware(RequestDelegate next, PeerAuthentica
         }
 
         var certificate = await context.Connection.GetClientCertificateAsync(context.RequestAborted).ConfigureAwait(false);
-        var peer = authenticator.Authenticate(certificate);
+        var peer = authenticator.Authenticate(certificate, out var removed);
         var needsManager = path.StartsWith(ManagerHost.RaftPath, StringComparison.Ordinal);
         if (peer is null || (needsManager && !peer.IsManager))
         {
             logger.LogWarning("Refused {Path} from {Remote}: {Reason}", path, context.Connection.RemoteIpAddress,
-                peer is null ? "no valid swarm certificate" : "not a manager certificate");
+                removed is not null ? $"node {removed} was removed from the swarm"
+                : peer is null ? "no valid swarm certificate" : "not a manager certificate");
             if (context.Request.ContentType?.StartsWith("application/grpc", StringComparison.Ordinal) == true)
             {
                 context.Response.StatusCode = StatusCodes.Status200OK;
                 context.Response.ContentType = "application/grpc";
+                if (removed is not null)
+                {
+                    // Tell a removed node why, in Docker's words, so that it stops trying.
+                    context.Response.AppendTrailer("grpc-status", ((int)Grpc.Core.StatusCode.PermissionDenied).ToString());
+                    context.Response.AppendTrailer("grpc-message", $"Permission denied: node {removed} was removed from swarm");
+                    context.Response.AppendTrailer(Control.ErrorInterceptor.ErrorIdKey, "SwarmNodeRemoved");
+                    context.Response.AppendTrailer(Control.ErrorInterceptor.CategoryKey, nameof(PSSwarm.Core.SwarmErrorKind.PermissionDenied));
+                    return;
+                }
                 context.Response.AppendTrailer("grpc-status", ((int)Grpc.Core.StatusCode.Unauthenticated).ToString());
                 context.Response.AppendTrailer("grpc-message", "a certificate issued by this swarm is required");
                 return;

@@ -14,11 +14,22 @@ internal sealed class PeerAuthenticator(RootCA root, string clusterId, Func<stri
 {
     public RootCA Root { get; } = root;
 
-    public PeerIdentity? Authenticate(X509Certificate2? certificate)
+    public PeerIdentity? Authenticate(X509Certificate2? certificate) => Authenticate(certificate, out _);
+
+    /// <summary>The peer, or null; <paramref name="removedNodeId"/> names a valid certificate of a removed node.</summary>
+    public PeerIdentity? Authenticate(X509Certificate2? certificate, out string? removedNodeId)
     {
+        removedNodeId = null;
         if (certificate is null || !Root.Verifies(certificate)) return null;
-        var (nodeId, role, org) = NodeCertificates.ReadIdentity(certificate);
-        if (org != clusterId || isRemoved(nodeId)) return null;
+        string nodeId, role, org;
+        try { (nodeId, role, org) = NodeCertificates.ReadIdentity(certificate); }
+        catch (ArgumentException) { return null; }
+        if (org != clusterId) return null;
+        if (isRemoved(nodeId))
+        {
+            removedNodeId = nodeId;
+            return null;
+        }
         return new PeerIdentity(nodeId, role, org);
     }
 

@@ -66,25 +66,27 @@ internal sealed partial class NodeRuntime
             }
             var tIssued = clock.Elapsed.TotalMilliseconds;
 
-            // 5. Now, and only now, this host's addresses.
+            // 5. Certificates; now, and only now, this host's addresses (a failure here tells the
+            //    swarm this node is gone, so it does not linger as a live node).
             var role = issued.Manager ? NodeRole.Manager : NodeRole.Worker;
-            var (listen, advertise) = ResolveJoinAddresses(request, role, remote);
             var cfg = new LocalNodeConfig
             {
                 SwarmId = issued.SwarmId, NodeId = issued.NodeId, Role = role,
-                ListenAddress = AddressResolver.Format(listen),
-                AdvertiseAddress = AddressResolver.Format(advertise),
+                ListenAddress = "", AdvertiseAddress = "",
                 Managers = issued.Managers.Count > 0 ? issued.Managers.ToList() : [remote],
                 JoinedAt = DateTimeOffset.UtcNow,
             };
+            IPEndPoint advertise;
 
-            // 6. Certificates, then (managers) the store and Raft membership, then the commit point.
+            // 6. Then (managers) the store and Raft membership, then the commit point (node.json).
             ManagerHost? host = null;
             try
             {
                 store.Wipe();
                 store.SaveCertificates(issued.CertificatePem, keyPem, issued.RootCaPem);
                 channels = CreateChannels();
+                (var listen, advertise) = ResolveJoinAddresses(request, role, remote);
+                cfg = cfg with { ListenAddress = AddressResolver.Format(listen), AdvertiseAddress = AddressResolver.Format(advertise) };
                 if (role == NodeRole.Manager)
                     host = await BecomeRaftMemberAsync(cfg, token).ConfigureAwait(false);
                 store.SaveConfig(cfg);
