@@ -268,14 +268,21 @@ Describe 'psswarmd' {
             $answered.LocalNodeState | Should -Be 'Inactive'
             $process.HasExited | Should -BeFalse
             Split-Path -Leaf (Get-ProcessCommandLine $process.Id)[0] | Should -Be 'psswarmd'
+            Get-FileMode $dataRoot | Should -Be '700'
         }
 
-        It 'exits with code 0 on SIGTERM within 5 seconds and logs to stdout/stderr' {
+        It 'runs a swarm' {
+            $info = Initialize-Swarm -Endpoint $endpoint -ListenAddress 127.0.10.22:2377 -AdvertiseAddress 127.0.10.22
+            $info.LocalNodeState | Should -Be 'Active'
+        }
+
+        It 'exits with code 0 on SIGTERM within 5 seconds, with its swarm active, and logs to stdout/stderr' {
             & kill -TERM $process.Id
             $process.WaitForExit(5000) | Should -BeTrue
             $process.ExitCode | Should -Be 0
             $null = $stdout.Wait(2000); $null = $stderr.Wait(2000)
             "$($stdout.Result)$($stderr.Result)" | Should -Not -BeNullOrEmpty
+            "$($stdout.Result)$($stderr.Result)" | Should -Not -Match 'Unhandled exception'
         }
     }
 

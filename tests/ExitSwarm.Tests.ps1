@@ -76,6 +76,22 @@ Describe 'Exit-Swarm' {
         }
     }
 
+    Context 'when the node leaves right after each of several inits' {
+        BeforeAll {
+            $cycler = Start-TestNode -Root $root -Name e3 -Ip 127.0.14.7
+        }
+
+        It 'leaves cleanly every time (10 init/leave cycles)' {
+            $ids = foreach ($i in 1..10) {
+                $info = Initialize-Swarm -Endpoint $cycler.Endpoint -ListenAddress $cycler.Listen -AdvertiseAddress $cycler.Ip
+                Exit-Swarm -Endpoint $cycler.Endpoint -Force -Confirm:$false
+                (Get-Swarm -Endpoint $cycler.Endpoint).LocalNodeState | Should -Be 'Inactive' -Because "cycle $i must end Inactive"
+                $info.Id
+            }
+            @($ids | Sort-Object -Unique).Count | Should -Be 10
+        }
+    }
+
     Context 'when the node is not in a swarm' {
         BeforeAll {
             $idle = Start-TestNode -Root $root -Name e2 -Ip 127.0.14.2

@@ -169,9 +169,13 @@ internal sealed class ManagerHost : IAsyncDisposable
             await app.DisposeAsync().ConfigureAwait(false);
             await wal.DisposeAsync().ConfigureAwait(false);
             await stateMachine.DisposeAsync().ConfigureAwait(false);
-            if (e is IOException { InnerException: System.Net.Sockets.SocketException se } || e.InnerException is System.Net.Sockets.SocketException)
+            if (e is IOException || e.InnerException is System.Net.Sockets.SocketException or Microsoft.AspNetCore.Connections.AddressInUseException)
+            {
+                var reason = e.InnerException is Microsoft.AspNetCore.Connections.AddressInUseException ? "address already in use"
+                    : (e.InnerException ?? e).Message;
                 throw new SwarmException(SwarmErrorKind.ResourceUnavailable, "SwarmListenFailed",
-                    $"failed to listen on {options.Listen}: {e.Message}", e);
+                    $"failed to listen on {options.Listen}: {reason}", e);
+            }
             throw;
         }
 

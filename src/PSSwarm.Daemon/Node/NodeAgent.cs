@@ -104,9 +104,9 @@ internal sealed class NodeAgent : IAsyncDisposable
                 logger.LogDebug("Heartbeat to {Manager} failed: {Error}", target, error.Message);
                 if (current == target) current = null;
             }
-            catch (OperationCanceledException) when (token.IsCancellationRequested)
+            catch (Exception) when (token.IsCancellationRequested)
             {
-                return false;
+                return false; // stopping: RpcException(Cancelled) or OperationCanceledException
             }
             catch (Exception e) when (e is SwarmException or InvalidOperationException or HttpRequestException)
             {
@@ -139,7 +139,8 @@ internal sealed class NodeAgent : IAsyncDisposable
         stop.Cancel();
         if (loop is not null)
         {
-            try { await loop.ConfigureAwait(false); } catch (OperationCanceledException) { }
+            try { await loop.ConfigureAwait(false); }
+            catch (Exception e) { logger.LogDebug("Node session stopped: {Error}", e.Message); }
         }
     }
 }

@@ -70,6 +70,9 @@ internal sealed partial class NodeRuntime
     private async Task<ManagerHost> RequireManagerAsync(CancellationToken token)
     {
         var cfg = config;
+        if (cfg is null && error is not null)
+            throw new SwarmException(SwarmErrorKind.InvalidOperation, "SwarmNodeError",
+                $"This node's swarm state cannot be used: {error}");
         if (cfg is null) throw SwarmErrors.NotManagerInactive();
         if (cfg.Role != NodeRole.Manager) throw SwarmErrors.NotManager();
         var host = manager;

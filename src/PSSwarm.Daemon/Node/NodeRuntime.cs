@@ -253,18 +253,22 @@ internal sealed partial class NodeRuntime : IAsyncDisposable
     private async Task StopMembershipAsync()
     {
         membership.Cancel();
-        if (resume is not null)
-        {
-            try { await resume.ConfigureAwait(false); } catch (OperationCanceledException) { }
-            resume = null;
-        }
-        if (agent is not null) await agent.DisposeAsync().ConfigureAwait(false);
+        // Each part stops even when another fails: a leave must never get stuck half-way.
+        await Quietly(async () => { if (resume is not null) await resume.ConfigureAwait(false); }).ConfigureAwait(false);
+        resume = null;
+        await Quietly(async () => { if (agent is not null) await agent.DisposeAsync().ConfigureAwait(false); }).ConfigureAwait(false);
         agent = null;
-        if (manager is not null) await manager.DisposeAsync().ConfigureAwait(false);
+        await Quietly(async () => { if (manager is not null) await manager.DisposeAsync().ConfigureAwait(false); }).ConfigureAwait(false);
         manager = null;
-        channels?.Dispose();
+        await Quietly(() => { channels?.Dispose(); return Task.CompletedTask; }).ConfigureAwait(false);
         channels = null;
         membership = new CancellationTokenSource();
+    }
+
+    private async Task Quietly(Func<Task> step)
+    {
+        try { await step().ConfigureAwait(false); }
+        catch (Exception e) { logger.LogDebug("While stopping: {Error}", e.Message); }
     }
 
     /// <summary>The IP this node advertises, or empty when it has none of its own (the manager then keeps the one it saw).</summary>
