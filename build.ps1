@@ -82,7 +82,7 @@ function Invoke-UnitTest {
     $counts = @{ Passed = 0; Failed = 0; Skipped = 0 }
     foreach ($project in Get-ChildItem (Join-Path $root 'tests') -Recurse -Filter '*.Tests.csproj') {
         Write-Host "xunit: $($project.BaseName)" -ForegroundColor Cyan
-        & dotnet test $project.FullName -c $Configuration --nologo -v quiet --logger 'trx;LogFileName=unit.trx' --logger 'console;verbosity=minimal' --results-directory (Join-Path $results $project.BaseName)
+        & dotnet test $project.FullName -c $Configuration --nologo -v quiet --logger 'trx;LogFileName=unit.trx' --logger 'console;verbosity=minimal' --results-directory (Join-Path $results $project.BaseName) | Out-Host
         $code = $LASTEXITCODE
         $trx = Get-ChildItem (Join-Path $results $project.BaseName) -Filter *.trx -Recurse -ErrorAction SilentlyContinue | Select-Object -First 1
         if (-not $trx) {
@@ -103,7 +103,7 @@ function Invoke-UnitTest {
 function Invoke-PesterTest {
     $pester = Get-PesterModule
     $paths = if ($TestPath) {
-        $TestPath | ForEach-Object { if (Test-Path $_) { (Resolve-Path $_).Path } else { Join-Path $root "tests/$_" } }
+        $TestPath | ForEach-Object { $_ -split ',' } | Where-Object { $_ } | ForEach-Object { if (Test-Path $_) { (Resolve-Path $_).Path } else { Join-Path $root "tests/$_" } }
     } else { (Get-ChildItem (Join-Path $root 'tests') -Filter '*.Tests.ps1').FullName }
     $resultFile = Join-Path $out 'pester-result.json'
     Remove-Item $resultFile -ErrorAction SilentlyContinue
@@ -117,6 +117,7 @@ function Invoke-PesterTest {
         $config.Output.Verbosity = 'Detailed'
         $config.Output.StackTraceVerbosity = 'Filtered'
         $r = Invoke-Pester -Configuration $config
+        if (-not $r) { @{ Passed = 0; Failed = 1; Skipped = 0 } | ConvertTo-Json | Set-Content $ResultFile; return }
         @{
             Passed  = $r.PassedCount
             Failed  = $r.FailedCount + $r.FailedBlocksCount + $r.FailedContainersCount
@@ -124,12 +125,16 @@ function Invoke-PesterTest {
         } | ConvertTo-Json | Set-Content $ResultFile
     }
     $env:NO_COLOR = '1'
-    & (Join-Path $PSHOME 'pwsh') -NoProfile -NonInteractive -Command $script -args $pester, $paths, $resultFile
+    & (Join-Path $PSHOME 'pwsh') -NoProfile -NonInteractive -Command $script -args $pester, $paths, $resultFile | Out-Host
     if (-not (Test-Path $resultFile)) {
         Write-Host "Pester did not report results (exit code $LASTEXITCODE): counted as one failure" -ForegroundColor Red
         return @{ Passed = 0; Failed = 1; Skipped = 0 }
     }
     $r = Get-Content $resultFile -Raw | ConvertFrom-Json
+    if ($null -eq $r -or $null -eq $r.PSObject.Properties['Passed']) {
+        Write-Host 'Pester reported no counts: counted as one failure' -ForegroundColor Red
+        return @{ Passed = 0; Failed = 1; Skipped = 0 }
+    }
     @{ Passed = [int]$r.Passed; Failed = [int]$r.Failed; Skipped = [int]$r.Skipped }
 }
 
