@@ -97,19 +97,31 @@ internal sealed partial class NodeRuntime
         }
         catch
         {
-            if (host is not null) await host.DisposeAsync().ConfigureAwait(false);
-            channels?.Dispose();
-            channels = null;
-            store.Wipe();
+            await AbandonAsync(host).ConfigureAwait(false);
             throw;
         }
 
+        Commit(cfg, host);
+        logger.LogInformation("Swarm initialized: current node ({NodeId}) is now a manager, listening on {Listen}, advertising {Advertise}",
+            nodeId, cfg.ListenAddress, cfg.AdvertiseAddress);
+    }
+
+    /// <summary>A failed init or join: nothing of it stays, the node is Inactive.</summary>
+    private async Task AbandonAsync(ManagerHost? host)
+    {
+        if (host is not null) await host.DisposeAsync().ConfigureAwait(false);
+        channels?.Dispose();
+        channels = null;
+        store.Wipe();
+    }
+
+    /// <summary>An init or join that reached its commit point: the node is in the swarm from now on.</summary>
+    private void Commit(LocalNodeConfig cfg, ManagerHost? host)
+    {
         config = cfg;
         manager = host;
         error = null;
         StartAgent(cfg);
-        logger.LogInformation("Swarm initialized: current node ({NodeId}) is now a manager, listening on {Listen}, advertising {Advertise}",
-            nodeId, cfg.ListenAddress, cfg.AdvertiseAddress);
     }
 
     /// <summary>Listen and advertise addresses by Docker's rules; InvalidArgument with Docker's texts.</summary>

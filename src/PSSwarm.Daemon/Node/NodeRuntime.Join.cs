@@ -93,17 +93,11 @@ internal sealed partial class NodeRuntime
             }
             catch
             {
-                if (host is not null) await host.DisposeAsync().ConfigureAwait(false);
                 await TellLeaveAsync(cfg).ConfigureAwait(false);
-                channels?.Dispose();
-                channels = null;
-                store.Wipe();
+                await AbandonAsync(host).ConfigureAwait(false);
                 throw;
             }
-            config = cfg;
-            manager = host;
-            error = null;
-            StartAgent(cfg);
+            Commit(cfg, host);
             var tMember = clock.Elapsed.TotalMilliseconds;
             // The manager created the node Ready (it just proved it is alive); the session keeps it so.
             var ready = role == NodeRole.Worker || await WaitAsync(agent!.FirstHeartbeat, TimeSpan.FromSeconds(5), token).ConfigureAwait(false);

@@ -1,4 +1,5 @@
 using System.Management.Automation;
+using PSSwarm.Client;
 using Proto = PSSwarm.Protocol.Control;
 
 namespace PSSwarm.Commands;
@@ -41,28 +42,8 @@ public sealed class GetSwarmNodeCommand : SwarmCmdlet
         foreach (var id in Id)
         {
             var match = NodeLookup.Find(candidates, id, out var error);
-            if (match is null) WriteError(error!);
+            if (match is null) WriteError(ToErrorRecord(error!, id));
             else WriteObject(Mapping.ToNode(match));
         }
-    }
-}
-
-/// <summary>Docker's node lookup: full ID, then hostname, then a unique ID prefix.</summary>
-internal static class NodeLookup
-{
-    public static Proto.Node? Find(IReadOnlyList<Proto.Node> nodes, string key, out ErrorRecord? error)
-    {
-        error = null;
-        var exact = nodes.FirstOrDefault(n => n.Id == key);
-        if (exact is not null) return exact;
-        var byName = nodes.Where(n => string.Equals(n.Hostname, key, StringComparison.Ordinal)).ToList();
-        if (byName.Count == 1) return byName[0];
-        var byPrefix = byName.Count > 1 ? byName : nodes.Where(n => n.Id.StartsWith(key, StringComparison.Ordinal)).ToList();
-        if (byPrefix.Count == 1) return byPrefix[0];
-        error = byPrefix.Count == 0
-            ? new ErrorRecord(new SwarmException("SwarmNodeNotFound", $"node {key} not found"), "SwarmNodeNotFound", ErrorCategory.ObjectNotFound, key)
-            : new ErrorRecord(new SwarmException("SwarmNodeAmbiguous", $"node {key} is ambiguous ({byPrefix.Count} matches found)"),
-                "SwarmNodeAmbiguous", ErrorCategory.InvalidArgument, key);
-        return null;
     }
 }
