@@ -46,8 +46,11 @@ internal sealed class RaftControlService(ManagerHostAccessor accessor, ILogger<R
     public override async Task<ReadIndexResponse> ReadIndex(ReadIndexRequest request, ServerCallContext context)
     {
         RequireManager(context);
-        await accessor.Host.ReadBarrierAsync(context.CancellationToken).ConfigureAwait(false);
-        return new ReadIndexResponse();
+        var host = accessor.Host;
+        await host.ReadBarrierAsync(context.CancellationToken).ConfigureAwait(false);
+        var response = new ReadIndexResponse();
+        if (host.IsLeader) response.Unreachable.Add(await host.UnreachableMembersAsync(context.CancellationToken).ConfigureAwait(false));
+        return response;
     }
 
     private static PeerIdentity RequireManager(ServerCallContext context)

@@ -29,7 +29,7 @@ internal static class ProtoMapper
             IsLeader = isLeader,
             // The leader counts itself reachable; other managers' reachability comes from this
             // node's Raft view of them, and from their sessions when that view has nothing.
-            Reachability = !isManager ? Proto.Reachability.Unknown
+            Reachability = !isManager || n.ManagerAddress.Length == 0 ? Proto.Reachability.Unknown
                 : isLeader || n.Id == selfId ? Proto.Reachability.Reachable
                 : (memberStatus?.Invoke(n.ManagerAddress)) switch
                 {

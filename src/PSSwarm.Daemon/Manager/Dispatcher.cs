@@ -126,9 +126,11 @@ internal sealed class Dispatcher(ManagerHostAccessor accessor, ILogger<Dispatche
         foreach (var node in host.State.Current.Nodes.Values)
         {
             if (node.Status == NodeStatus.Down) continue;
+            // Silent since its last heartbeat, or (no heartbeat to this leader yet) since this
+            // leader took over or since the node's last change (a join marks it Ready).
             var deadline = lastSeen.TryGetValue(node.Id, out var seen)
                 ? seen + 3 * period
-                : leaderSince + 6 * period;
+                : Max(leaderSince + 6 * period, node.UpdatedAt.UtcDateTime + 3 * period);
             if (now < deadline) continue;
             logger.LogInformation("Node {NodeId} ({Hostname}) is down: {Reason}", node.Id, node.Hostname, HeartbeatFailure);
             await host.ProposeAsync(new PutNodeCommand(node with
@@ -137,6 +139,8 @@ internal sealed class Dispatcher(ManagerHostAccessor accessor, ILogger<Dispatche
             }), token).ConfigureAwait(false);
         }
     }
+
+    private static DateTime Max(DateTime a, DateTime b) => a > b ? a : b;
 
     public void Dispose()
     {

@@ -233,10 +233,14 @@ internal sealed class ManagerHost : IAsyncDisposable
         await ProposeAsync(command.ToBytes(), token).ConfigureAwait(false);
     }
 
-    /// <summary>On the leader: append and wait for commit. On a follower: forward to the leader.</summary>
+    /// <summary>
+    /// On the leader: append and wait for commit. On a follower: forward to the leader. While
+    /// leadership moves (an election, a membership change) it retries for a bounded time.
+    /// </summary>
     public async Task ProposeAsync(byte[] command, CancellationToken token)
     {
-        for (var attempt = 0; ; attempt++)
+        var deadline = DateTime.UtcNow + ProposeTimeout;
+        for (var attempt = 1; ; attempt++)
         {
             if (!await WaitForLeaderAsync(TimeSpan.FromSeconds(5), token).ConfigureAwait(false))
                 throw SwarmErrors.NoLeader();
@@ -247,6 +251,8 @@ internal sealed class ManagerHost : IAsyncDisposable
                     await Cluster.ReplicateAsync(command, null, token).ConfigureAwait(false);
                     return;
                 }
+                if (LeaderAddress == Options.AdvertiseAddress)
+                    throw new SwarmException(SwarmErrorKind.ResourceUnavailable, "SwarmNotLeader", "leadership is moving");
                 await ForwardAsync(async (client, t) => await new RaftControl.RaftControlClient(client)
                     .ProposeAsync(new ProposeRequest { Command = Google.Protobuf.ByteString.CopyFrom(command) }, deadline: Deadline(), cancellationToken: t), token)
                     .ConfigureAwait(false);
@@ -254,12 +260,12 @@ internal sealed class ManagerHost : IAsyncDisposable
                 await ReadBarrierAsync(token).ConfigureAwait(false);
                 return;
             }
-            catch (Exception e) when (attempt < 2 && e is InvalidOperationException or SwarmException { ErrorId: "SwarmNotLeader" or "SwarmManagerUnreachable" })
+            catch (Exception e) when (Retryable(e) && DateTime.UtcNow < deadline && !token.IsCancellationRequested)
             {
-                // Leadership moved while we asked: try again with the new leader.
-                await Task.Delay(100 * (attempt + 1), token).ConfigureAwait(false);
+                logger.LogDebug("Write attempt {Attempt} failed ({Error}); retrying", attempt, e.Message);
+                await Task.Delay(Math.Min(50 * attempt, 500), token).ConfigureAwait(false);
             }
-            catch (InvalidOperationException e)
+            catch (Exception e) when (Retryable(e))
             {
                 throw new SwarmException(SwarmErrorKind.ResourceUnavailable, "SwarmNoLeader", SwarmErrors.NoLeader().Message, e);
             }
@@ -273,6 +279,12 @@ internal sealed class ManagerHost : IAsyncDisposable
             }
         }
     }
+
+    private static readonly TimeSpan ProposeTimeout = TimeSpan.FromSeconds(10);
+
+    private static bool Retryable(Exception e) => e is InvalidOperationException and not ObjectDisposedException
+        || e is SwarmException { ErrorId: "SwarmNotLeader" or "SwarmManagerUnreachable" or "SwarmNoLeader" }
+        || e.GetType().Name.Contains("NotLeader", StringComparison.Ordinal);
 
     /// <summary>Raised (once) when the store is unusable and must be restarted; the argument says why.</summary>
     public event Action<string>? Faulted;
@@ -381,6 +393,23 @@ internal sealed class ManagerHost : IAsyncDisposable
             .ToArray();
     }
 
+    /// <summary>
+    /// The managers the leader cannot reach (its Raft view of its followers), asked of the
+    /// leader when this manager follows. Quorum checks use this, not heartbeat status, which
+    /// lags by up to three heartbeat periods.
+    /// </summary>
+    public async Task<IReadOnlySet<string>> UnreachableMembersAsync(CancellationToken token)
+    {
+        if (!await WaitForLeaderAsync(TimeSpan.FromSeconds(5), token).ConfigureAwait(false))
+            throw SwarmErrors.NoLeader();
+        if (IsLeader)
+            return RaftMembers.Where(m => m.IsRemote && m.Status == DotNext.Net.Cluster.ClusterMemberStatus.Unavailable)
+                .Select(m => FormatEndPoint(m.EndPoint)).ToHashSet(StringComparer.Ordinal);
+        var response = await ForwardAsync(async (channel, t) => await new RaftControl.RaftControlClient(channel)
+            .ReadIndexAsync(new ReadIndexRequest(), deadline: Deadline(), cancellationToken: t), token).ConfigureAwait(false);
+        return response.Unreachable.ToHashSet(StringComparer.Ordinal);
+    }
+
     /// <summary>Raft addresses of the current voting members.</summary>
     public IReadOnlyList<string> MemberAddresses => RaftMembers.Select(m => FormatEndPoint(m.EndPoint)).ToList();
 
@@ -397,8 +426,9 @@ internal sealed class ManagerHost : IAsyncDisposable
         {
             await Cluster.ApplyReadBarrierAsync(token).ConfigureAwait(false);
         }
-        catch (Exception e) when (e is InvalidOperationException or QuorumUnreachableException)
+        catch (Exception e) when (e is not OperationCanceledException || !token.IsCancellationRequested)
         {
+            // During an election DotNext reports "member is not reachable", quorum unreachable, ...
             throw new SwarmException(SwarmErrorKind.ResourceUnavailable, "SwarmNoLeader", SwarmErrors.NoLeader().Message, e);
         }
     }

@@ -29,7 +29,13 @@ internal sealed partial class NodeRuntime
             {
                 var host = manager;
                 var managers = host?.State.Current.Nodes.Values.Where(n => n.Role == NodeRole.Manager).ToList() ?? [];
-                var reachable = managers.Count(n => n.Status == NodeStatus.Ready || n.Id == cfg.NodeId);
+                IReadOnlySet<string> unreachableView = new HashSet<string>();
+                if (host is not null && managers.Count > 1)
+                {
+                    try { unreachableView = await host.UnreachableMembersAsync(token).ConfigureAwait(false); }
+                    catch (SwarmException) { host = null; } // no leader: the manager is not active
+                }
+                var reachable = managers.Count(n => n.Id == cfg.NodeId || IsReachable(n, unreachableView));
                 var unreachable = managers.Count - reachable;
                 if (!force)
                 {

@@ -98,7 +98,7 @@ internal sealed partial class NodeRuntime
                 updated = updated with { Role = NodeRole.Manager };
             else if (!toManager && node.Role == NodeRole.Manager)
             {
-                CheckDemotion(state, node);
+                CheckDemotion(state, node, await host.UnreachableMembersAsync(token).ConfigureAwait(false));
                 if (node.ManagerAddress.Length > 0)
                     await host.RemoveMemberAsync(node.ManagerAddress, token).ConfigureAwait(false);
                 updated = updated with { Role = NodeRole.Worker, ManagerAddress = "" };
@@ -115,17 +115,21 @@ internal sealed partial class NodeRuntime
     }
 
     /// <summary>Docker's refusals: the last manager, and a demotion that loses quorum.</summary>
-    private static void CheckDemotion(SwarmState.Snapshot state, NodeObject node)
+    internal static void CheckDemotion(SwarmState.Snapshot state, NodeObject node, IReadOnlySet<string> unreachable)
     {
         var managers = state.Nodes.Values.Where(n => n.Role == NodeRole.Manager).ToList();
         if (managers.Count <= 1)
             throw new SwarmException(SwarmErrorKind.InvalidOperation, "SwarmLastManager", "attempting to demote the last manager of the swarm");
         var remaining = managers.Where(n => n.Id != node.Id).ToList();
-        var reachable = remaining.Count(n => n.Status == NodeStatus.Ready);
+        var reachable = remaining.Count(n => IsReachable(n, unreachable));
         if (reachable < remaining.Count / 2 + 1)
             throw new SwarmException(SwarmErrorKind.InvalidOperation, "SwarmQuorumLoss",
                 "can't remove member from the raft: this would result in a loss of quorum");
     }
+
+    /// <summary>A manager counts as reachable unless the leader's Raft view or its session says otherwise.</summary>
+    internal static bool IsReachable(NodeObject manager, IReadOnlySet<string> unreachable)
+        => manager.Status != NodeStatus.Down && !unreachable.Contains(manager.ManagerAddress);
 
     public async Task RemoveNodeAsync(Proto.RemoveNodeRequest request, CancellationToken token)
     {
