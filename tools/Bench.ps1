@@ -27,7 +27,7 @@ function Measure-Median([double[]] $values) {
     if ($n % 2) { $sorted[[int][math]::Floor($n / 2)] } else { ($sorted[$n / 2 - 1] + $sorted[$n / 2]) / 2 }
 }
 function Time([scriptblock] $block) {
-    $sw = [Diagnostics.Stopwatch]::StartNew(); & $block | Out-Null; $sw.Elapsed.TotalMilliseconds
+    $sw = [Diagnostics.Stopwatch]::StartNew(); $null = & $block; $sw.Elapsed.TotalMilliseconds
 }
 function Report([string] $name, [double[]] $values, [string] $unit = 'ms') {
     '{0,-52} median {1,9:0.00} {2}   (min {3:0.00}, max {4:0.00}, n={5})' -f $name, (Measure-Median $values), $unit,
@@ -79,8 +79,10 @@ try {
     Report "Get-Swarm x$Calls (one session)" $info
 
     Start-Sleep -Seconds 3
-    $rss = [int]((Get-Content "/proc/$daemonPid/status" | Select-String '^VmRSS:\s+(\d+)').Matches[0].Groups[1].Value)
-    '{0,-52} {1,9:0.0} MB' -f 'psswarmd RSS, idle single-node manager', ($rss / 1024)
+    $status = Get-Content "/proc/$daemonPid/status"
+    $kb = { param($name) [int](($status | Select-String "^${name}:\s+(\d+)").Matches[0].Groups[1].Value) }
+    '{0,-52} {1,9:0.0} MB   (anonymous {2:0.0} MB, file-backed {3:0.0} MB)' -f 'psswarmd RSS, idle single-node manager',
+        ((& $kb VmRSS) / 1024), ((& $kb RssAnon) / 1024), ((& $kb RssFile) / 1024)
 
     # Restart (SIGTERM, start) until this node leads again; then kill -9 and the same.
     $restart = foreach ($i in 1..$RestartRounds) {
@@ -126,6 +128,11 @@ try {
     Report 'Join-Swarm as a manager (warm daemon and session)' ($mJoin | Select-Object -Skip 1)
     $null = $workerToken | Join-Swarm -Endpoint $peers[2].Endpoint -ListenAddress '127.0.0.204:2377' -AdvertiseAddress '127.0.0.204'
     $count = @(Get-SwarmNode -Endpoint $endpoint).Count
+    $api = [PSSwarm.Client.SwarmClient]::For($endpoint)
+    $ls4api = foreach ($i in 1..$Calls) {
+        $sw = [Diagnostics.Stopwatch]::StartNew(); $null = $api.ListNodesAsync([Threading.CancellationToken]::None).GetAwaiter().GetResult(); $sw.Elapsed.TotalMilliseconds
+    }
+    Report "node list through the API (client library), $count nodes" $ls4api
     $ls4 = foreach ($i in 1..$Calls) { Time { Get-SwarmNode -Endpoint $endpoint } }
     Report "Get-SwarmNode with $count nodes x$Calls, leader" $ls4
     $ls4f = foreach ($i in 1..$Calls) { Time { Get-SwarmNode -Endpoint $peers[1].Endpoint } }

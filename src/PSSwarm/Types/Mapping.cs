@@ -20,7 +20,7 @@ internal static class Mapping
         Nodes = i.IsManager && i.LocalNodeState == Proto.LocalNodeState.LocalActive ? i.Nodes : null,
         CreatedAt = Time(i.CreatedUnixMs),
         UpdatedAt = Time(i.UpdatedUnixMs),
-        RootCACertificate = string.IsNullOrEmpty(i.RootCaPem) ? null : X509Certificate2.CreateFromPem(i.RootCaPem),
+        RootCACertificate = RootCertificate(i.RootCaPem),
         CertExpiry = i.CertExpiryMs > 0 ? TimeSpan.FromMilliseconds(i.CertExpiryMs) : null,
         DispatcherHeartbeat = i.DispatcherHeartbeatMs > 0 ? TimeSpan.FromMilliseconds(i.DispatcherHeartbeatMs) : null,
         TaskHistoryLimit = i.CertExpiryMs > 0 ? i.TaskHistoryLimit : null,
@@ -31,6 +31,19 @@ internal static class Mapping
         Error = Empty(i.Error),
         NodeName = Empty(i.NodeName),
     };
+
+    private static (string Pem, X509Certificate2 Certificate)? lastRoot;
+
+    /// <summary>The root CA rarely changes: parse its PEM once, not on every Get-Swarm.</summary>
+    private static X509Certificate2? RootCertificate(string pem)
+    {
+        if (string.IsNullOrEmpty(pem)) return null;
+        var cached = lastRoot;
+        if (cached is { } c && c.Pem == pem) return c.Certificate;
+        var certificate = X509Certificate2.CreateFromPem(pem);
+        lastRoot = (pem, certificate);
+        return certificate;
+    }
 
     public static SwarmJoinToken ToToken(Proto.JoinToken t)
         => new(t.Role == Proto.NodeRole.RoleManager ? NodeRole.Manager : NodeRole.Worker, t.Token, t.RemoteAddresses.ToArray());
