@@ -107,25 +107,9 @@ function Invoke-PesterTest {
     } else { (Get-ChildItem (Join-Path $root 'tests') -Filter '*.Tests.ps1').FullName }
     $resultFile = Join-Path $out 'pester-result.json'
     Remove-Item $resultFile -ErrorAction SilentlyContinue
-    $script = {
-        param($Pester, $Paths, $ResultFile)
-        $ErrorActionPreference = 'Stop'
-        Import-Module $Pester
-        $config = New-PesterConfiguration
-        $config.Run.Path = $Paths
-        $config.Run.PassThru = $true
-        $config.Output.Verbosity = 'Detailed'
-        $config.Output.StackTraceVerbosity = 'Filtered'
-        $r = Invoke-Pester -Configuration $config
-        if (-not $r) { @{ Passed = 0; Failed = 1; Skipped = 0 } | ConvertTo-Json | Set-Content $ResultFile; return }
-        @{
-            Passed  = $r.PassedCount
-            Failed  = $r.FailedCount + $r.FailedBlocksCount + $r.FailedContainersCount
-            Skipped = $r.SkippedCount
-        } | ConvertTo-Json | Set-Content $ResultFile
-    }
     $env:NO_COLOR = '1'
-    & (Join-Path $PSHOME 'pwsh') -NoProfile -NonInteractive -Command $script -args $pester, $paths, $resultFile | Out-Host
+    & (Join-Path $PSHOME 'pwsh') -NoProfile -NonInteractive -File (Join-Path $root 'tools/Invoke-PesterRun.ps1') `
+        -Pester $pester -Path ($paths -join ',') -ResultFile $resultFile | Out-Host
     if (-not (Test-Path $resultFile)) {
         Write-Host "Pester did not report results (exit code $LASTEXITCODE): counted as one failure" -ForegroundColor Red
         return @{ Passed = 0; Failed = 1; Skipped = 0 }

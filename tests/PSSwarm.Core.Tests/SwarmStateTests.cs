@@ -87,6 +87,7 @@ public class SwarmStateTests
             new CreateClusterCommand(Cluster(), Node("n1", NodeRole.Manager), NetworkObject.NewIngress("net1", T0)),
             new SetJoinTokenCommand(NodeRole.Manager, "m2", T0),
             new PutNodeCommand(Node("n2") with { Labels = new() { ["zone"] = "a" }, Availability = NodeAvailability.Drain }),
+            new PatchNodeCommand("n2", T0) { Status = NodeStatus.Down, SetLabels = new() { ["b"] = "c" }, RemoveLabels = ["zone"] },
             new RemoveNodeCommand("n2"),
             new UpdateClusterSpecCommand(new ClusterSpec { DispatcherHeartbeat = TimeSpan.FromSeconds(1) }, T0),
         ];
@@ -114,6 +115,30 @@ public class SwarmStateTests
         Assert.Equal("b", restored.Current.Nodes["n2"].Labels["a"]);
         Assert.Contains("gone", restored.Current.RemovedNodes);
         Assert.Equal(state.Current.Version, restored.Current.Version);
+    }
+
+    [Fact]
+    public void PatchesReadAtTheSameTimeDoNotUndoEachOther()
+    {
+        // Two writers read the node at once: one adds a label, the other drains and marks it down.
+        var state = Created();
+        state.Apply(new PutNodeCommand(Node("n2") with { Labels = new() { ["keep"] = "1" } }));
+        state.Apply(new PatchNodeCommand("n2", T0) { SetLabels = new() { ["a"] = "1" } });
+        state.Apply(new PatchNodeCommand("n2", T0) { Availability = NodeAvailability.Drain, Status = NodeStatus.Down, StatusMessage = "heartbeat failure" });
+        state.Apply(new PatchNodeCommand("n2", T0) { SetLabels = new() { ["b"] = "2" }, RemoveLabels = ["keep"] });
+        var n2 = state.Current.Nodes["n2"];
+        Assert.Equal(new Dictionary<string, string> { ["a"] = "1", ["b"] = "2" }, n2.Labels);
+        Assert.Equal(NodeAvailability.Drain, n2.Availability);
+        Assert.Equal(NodeStatus.Down, n2.Status);
+        Assert.Equal("host-n2", n2.Hostname);
+    }
+
+    [Fact]
+    public void APatchOfAnUnknownOrRemovedNodeChangesNothing()
+    {
+        var state = Created();
+        state.Apply(new PatchNodeCommand("ghost", T0) { Status = NodeStatus.Ready });
+        Assert.False(state.Current.Nodes.ContainsKey("ghost"));
     }
 
     [Fact]

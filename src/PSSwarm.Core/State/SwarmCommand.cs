@@ -11,6 +11,7 @@ namespace PSSwarm.Core.State;
 [JsonDerivedType(typeof(CreateClusterCommand), "createCluster")]
 [JsonDerivedType(typeof(SetJoinTokenCommand), "setJoinToken")]
 [JsonDerivedType(typeof(PutNodeCommand), "putNode")]
+[JsonDerivedType(typeof(PatchNodeCommand), "patchNode")]
 [JsonDerivedType(typeof(RemoveNodeCommand), "removeNode")]
 [JsonDerivedType(typeof(UpdateClusterSpecCommand), "updateClusterSpec")]
 public abstract record SwarmCommand
@@ -59,6 +60,54 @@ public sealed record PutNodeCommand(NodeObject Node) : SwarmCommand
 {
     public override SwarmState.Snapshot Apply(SwarmState.Snapshot state)
         => state.RemovedNodes.Contains(Node.Id) ? state : state with { Nodes = With(state.Nodes, Node.Id, Node) };
+}
+
+/// <summary>
+/// Changes some fields of a node, merged into the node as it is when the entry is applied:
+/// concurrent changes of different fields (a heartbeat, a label, a drain) never undo each other,
+/// as a whole-node put read earlier would. Null fields stay as they are.
+/// </summary>
+public sealed record PatchNodeCommand(string NodeId, DateTimeOffset At) : SwarmCommand
+{
+    public NodeRole? Role { get; init; }
+    public NodeAvailability? Availability { get; init; }
+    public NodeStatus? Status { get; init; }
+    public string? StatusMessage { get; init; }
+    public string? Address { get; init; }
+    public string? ManagerAddress { get; init; }
+    public string? Hostname { get; init; }
+    public string? Version { get; init; }
+    public DateTimeOffset? CertificateExpiry { get; init; }
+    public bool ReplaceLabels { get; init; }
+    public Dictionary<string, string>? SetLabels { get; init; }
+    public List<string>? RemoveLabels { get; init; }
+
+    public override SwarmState.Snapshot Apply(SwarmState.Snapshot state)
+    {
+        if (!state.Nodes.TryGetValue(NodeId, out var node)) return state;
+        var labels = node.Labels;
+        if (ReplaceLabels || SetLabels is { Count: > 0 } || RemoveLabels is { Count: > 0 })
+        {
+            labels = ReplaceLabels ? new Dictionary<string, string>() : new Dictionary<string, string>(node.Labels);
+            foreach (var key in RemoveLabels ?? []) labels.Remove(key);
+            foreach (var (k, v) in SetLabels ?? []) labels[k] = v;
+        }
+        var patched = node with
+        {
+            Role = Role ?? node.Role,
+            Availability = Availability ?? node.Availability,
+            Status = Status ?? node.Status,
+            StatusMessage = StatusMessage ?? node.StatusMessage,
+            Address = Address ?? node.Address,
+            ManagerAddress = ManagerAddress ?? node.ManagerAddress,
+            Hostname = Hostname ?? node.Hostname,
+            Version = Version ?? node.Version,
+            CertificateExpiry = CertificateExpiry ?? node.CertificateExpiry,
+            Labels = labels,
+            UpdatedAt = At,
+        };
+        return state with { Nodes = With(state.Nodes, NodeId, patched) };
+    }
 }
 
 public sealed record RemoveNodeCommand(string NodeId) : SwarmCommand

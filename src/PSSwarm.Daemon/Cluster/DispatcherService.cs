@@ -32,10 +32,8 @@ internal sealed class DispatcherService(ManagerHostAccessor accessor) : Protocol
             await host.Dispatcher.LeaveAsync(peer.NodeId, context.CancellationToken).ConfigureAwait(false);
         else
         {
-            var node = host.State.Current.Nodes.GetValueOrDefault(peer.NodeId);
-            if (node is not null)
-                await host.ProposeAsync(new PutNodeCommand(node with { Status = NodeStatus.Down, StatusMessage = Manager.Dispatcher.NodeLeft, UpdatedAt = DateTimeOffset.UtcNow }),
-                    context.CancellationToken).ConfigureAwait(false);
+            await host.ProposeAsync(Manager.Dispatcher.StatusPatch(peer.NodeId, NodeStatus.Down, Manager.Dispatcher.NodeLeft),
+                context.CancellationToken).ConfigureAwait(false);
         }
         return new LeaveSessionResponse();
     }

@@ -86,7 +86,7 @@ internal sealed class NodeCAService(PeerAuthenticator authenticator, ManagerHost
         var certPem = root.SignNodeCertificate(request.Csr.ToByteArray(), node.Id,
             node.Role == NodeRole.Manager ? NodeCertificates.ManagerRole : NodeCertificates.WorkerRole, cluster.Id, cluster.Spec.CertExpiry);
         var expiry = System.Security.Cryptography.X509Certificates.X509Certificate2.CreateFromPem(certPem).NotAfter.ToUniversalTime();
-        await host.ProposeAsync(new PutNodeCommand(node with { CertificateExpiry = expiry, UpdatedAt = DateTimeOffset.UtcNow }), context.CancellationToken)
+        await host.ProposeAsync(new PatchNodeCommand(node.Id, DateTimeOffset.UtcNow) { CertificateExpiry = expiry }, context.CancellationToken)
             .ConfigureAwait(false);
         logger.LogInformation("Issued a {Role} certificate to node {NodeId}", node.Role, node.Id);
         return Response(host, cluster, node.Id, certPem, node.Role);

@@ -30,7 +30,7 @@ internal sealed class RaftControlService(ManagerHostAccessor accessor, ILogger<R
         if (!host.IsLeader)
             throw new SwarmException(SwarmErrorKind.ResourceUnavailable, "SwarmNotLeader", host.LeaderAddress ?? "");
         await host.AddMemberAsync(request.Address, context.CancellationToken).ConfigureAwait(false);
-        await host.ProposeAsync(new PutNodeCommand(node with { ManagerAddress = request.Address, UpdatedAt = DateTimeOffset.UtcNow }), context.CancellationToken)
+        await host.ProposeAsync(new PatchNodeCommand(node.Id, DateTimeOffset.UtcNow) { ManagerAddress = request.Address }, context.CancellationToken)
             .ConfigureAwait(false);
         return new MemberResponse();
     }

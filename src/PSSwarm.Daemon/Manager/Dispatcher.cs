@@ -46,15 +46,14 @@ internal sealed class Dispatcher(ManagerHostAccessor accessor, ILogger<Dispatche
         if (node.Status != NodeStatus.Ready || (address.Length > 0 && node.Address != address)
             || (hostname.Length > 0 && node.Hostname != hostname) || (version.Length > 0 && node.Version != version))
         {
-            node = node with
+            await host.ProposeAsync(new PatchNodeCommand(nodeId, DateTimeOffset.UtcNow)
             {
                 Status = NodeStatus.Ready, StatusMessage = "",
-                Address = address.Length > 0 ? address : node.Address,
-                Hostname = hostname.Length > 0 ? hostname : node.Hostname,
-                Version = version.Length > 0 ? version : node.Version,
-                UpdatedAt = DateTimeOffset.UtcNow,
-            };
-            await host.ProposeAsync(new PutNodeCommand(node), token).ConfigureAwait(false);
+                Address = address.Length > 0 ? address : null,
+                Hostname = hostname.Length > 0 ? hostname : null,
+                Version = version.Length > 0 ? version : null,
+            }, token).ConfigureAwait(false);
+            node = host.State.Current.Nodes.GetValueOrDefault(nodeId) ?? node;
         }
         return node;
     }
@@ -65,8 +64,7 @@ internal sealed class Dispatcher(ManagerHostAccessor accessor, ILogger<Dispatche
         var host = Host;
         lastSeen.TryRemove(nodeId, out _);
         if (host.State.Current.Nodes.TryGetValue(nodeId, out var node) && node.Status != NodeStatus.Down)
-            await host.ProposeAsync(new PutNodeCommand(node with { Status = NodeStatus.Down, StatusMessage = NodeLeft, UpdatedAt = DateTimeOffset.UtcNow }), token)
-                .ConfigureAwait(false);
+            await host.ProposeAsync(StatusPatch(nodeId, NodeStatus.Down, NodeLeft), token).ConfigureAwait(false);
     }
 
     private async Task LoopAsync(CancellationToken token)
@@ -111,10 +109,7 @@ internal sealed class Dispatcher(ManagerHostAccessor accessor, ILogger<Dispatche
         foreach (var node in host.State.Current.Nodes.Values)
         {
             if (node.Id == self || node.Status is NodeStatus.Down or NodeStatus.Unknown) continue;
-            await host.ProposeAsync(new PutNodeCommand(node with
-            {
-                Status = NodeStatus.Unknown, StatusMessage = LeaderChange, UpdatedAt = DateTimeOffset.UtcNow,
-            }), token).ConfigureAwait(false);
+            await host.ProposeAsync(StatusPatch(node.Id, NodeStatus.Unknown, LeaderChange), token).ConfigureAwait(false);
         }
         logger.LogInformation("This manager leads: node sessions are now dispatched here");
     }
@@ -133,12 +128,12 @@ internal sealed class Dispatcher(ManagerHostAccessor accessor, ILogger<Dispatche
                 : Max(leaderSince + 6 * period, node.UpdatedAt.UtcDateTime + 3 * period);
             if (now < deadline) continue;
             logger.LogInformation("Node {NodeId} ({Hostname}) is down: {Reason}", node.Id, node.Hostname, HeartbeatFailure);
-            await host.ProposeAsync(new PutNodeCommand(node with
-            {
-                Status = NodeStatus.Down, StatusMessage = HeartbeatFailure, UpdatedAt = DateTimeOffset.UtcNow,
-            }), token).ConfigureAwait(false);
+            await host.ProposeAsync(StatusPatch(node.Id, NodeStatus.Down, HeartbeatFailure), token).ConfigureAwait(false);
         }
     }
+
+    public static PatchNodeCommand StatusPatch(string nodeId, NodeStatus status, string message)
+        => new(nodeId, DateTimeOffset.UtcNow) { Status = status, StatusMessage = message };
 
     private static DateTime Max(DateTime a, DateTime b) => a > b ? a : b;
 

@@ -74,12 +74,10 @@ internal sealed partial class NodeRuntime
         try
         {
             await host.RemoveMemberAsync(cfg.AdvertiseAddress, cts.Token).ConfigureAwait(false);
-            if (host.State.Current.Nodes.TryGetValue(cfg.NodeId, out var self))
-                await host.ProposeAsync(new PutNodeCommand(self with
-                {
-                    Role = NodeRole.Worker, ManagerAddress = "", Status = NodeStatus.Down,
-                    StatusMessage = Manager.Dispatcher.NodeLeft, UpdatedAt = DateTimeOffset.UtcNow,
-                }), cts.Token).ConfigureAwait(false);
+            await host.ProposeAsync(new PatchNodeCommand(cfg.NodeId, DateTimeOffset.UtcNow)
+            {
+                Role = NodeRole.Worker, ManagerAddress = "", Status = NodeStatus.Down, StatusMessage = Manager.Dispatcher.NodeLeft,
+            }, cts.Token).ConfigureAwait(false);
         }
         catch (Exception e) when (e is SwarmException or OperationCanceledException or InvalidOperationException)
         {

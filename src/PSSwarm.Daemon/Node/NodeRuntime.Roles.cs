@@ -76,41 +76,51 @@ internal sealed partial class NodeRuntime
         var host = await RequireManagerAsync(token).ConfigureAwait(false);
         var state = host.State.Current;
         var node = FindNode(state, request.Id);
-        var updated = node;
+        // A patch, merged into the node when applied: concurrent updates of other fields stay.
+        var patch = new PatchNodeCommand(node.Id, DateTimeOffset.UtcNow);
+        var changed = false;
 
         if (request.HasAvailability)
-            updated = updated with { Availability = ProtoMapper.FromProto(request.Availability) };
+        {
+            patch = patch with { Availability = ProtoMapper.FromProto(request.Availability) };
+            changed = true;
+        }
 
         if (request.ReplaceLabels || request.AddLabels.Count > 0 || request.RemoveLabels.Count > 0)
         {
-            var labels = request.ReplaceLabels ? new Dictionary<string, string>() : new Dictionary<string, string>(node.Labels);
             foreach (var key in request.RemoveLabels)
-                if (!labels.Remove(key))
+                if (!node.Labels.ContainsKey(key) && !request.AddLabels.ContainsKey(key))
                     throw SwarmErrors.InvalidArgument($"key {key} doesn't exist in node's labels");
-            foreach (var (k, v) in request.AddLabels) labels[k] = v;
-            updated = updated with { Labels = labels };
+            patch = patch with
+            {
+                ReplaceLabels = request.ReplaceLabels,
+                SetLabels = new Dictionary<string, string>(request.AddLabels),
+                RemoveLabels = request.RemoveLabels.ToList(),
+            };
+            changed = true;
         }
 
         if (request.HasRole)
         {
             var toManager = request.Role == Proto.NodeRole.RoleManager;
             if (toManager && node.Role == NodeRole.Worker)
-                updated = updated with { Role = NodeRole.Manager };
+            {
+                patch = patch with { Role = NodeRole.Manager };
+                changed = true;
+            }
             else if (!toManager && node.Role == NodeRole.Manager)
             {
                 CheckDemotion(state, node, await host.UnreachableMembersAsync(token).ConfigureAwait(false));
                 if (node.ManagerAddress.Length > 0)
                     await host.RemoveMemberAsync(node.ManagerAddress, token).ConfigureAwait(false);
-                updated = updated with { Role = NodeRole.Worker, ManagerAddress = "" };
+                patch = patch with { Role = NodeRole.Worker, ManagerAddress = "" };
+                changed = true;
             }
         }
 
-        if (updated != node)
-        {
-            updated = updated with { UpdatedAt = DateTimeOffset.UtcNow };
-            await host.ProposeAsync(new PutNodeCommand(updated), token).ConfigureAwait(false);
-        }
-        var current = host.State.Current.Nodes.GetValueOrDefault(node.Id) ?? updated;
+        if (changed)
+            await host.ProposeAsync(patch, token).ConfigureAwait(false);
+        var current = host.State.Current.Nodes.GetValueOrDefault(node.Id) ?? node;
         return ToProto(host, current);
     }
 
