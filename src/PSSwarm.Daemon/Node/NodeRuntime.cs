@@ -65,7 +65,8 @@ internal sealed partial class NodeRuntime : IAsyncDisposable
         if (config is null)
         {
             logger.LogInformation("Node is not part of a swarm (data root {DataRoot})", options.DataRoot);
-            _ = Task.Run(WarmUpCrypto); // off the critical path: the first Initialize-Swarm/Join-Swarm then skips it
+            // Off the critical path: the first Initialize-Swarm/Join-Swarm then skips these start-up costs.
+            _ = Task.Run(async () => { WarmUpCrypto(); await WarmUpClientAsync().ConfigureAwait(false); });
             return;
         }
         logger.LogInformation("Rejoining swarm {SwarmId} as {Role} {NodeId}", config.SwarmId, config.Role, config.NodeId);
@@ -88,6 +89,50 @@ internal sealed partial class NodeRuntime : IAsyncDisposable
         catch (Exception e)
         {
             logger.LogDebug("Crypto warm-up failed: {Error}", e.Message);
+        }
+    }
+
+    /// <summary>
+    /// Runs a TLS handshake and a gRPC call in-process once (a throwaway certificate on an
+    /// ephemeral loopback port), so that a first Join-Swarm does not pay for loading and
+    /// compiling the TLS and gRPC client code: a CA mismatch must fail in well under a second.
+    /// </summary>
+    private async Task WarmUpClientAsync()
+    {
+        try
+        {
+            var root = RootCA.Create();
+            var (keyPem, csr) = NodeCertificates.NewKeyAndCsr();
+            var cert = NodeCertificates.LoadWithKey(
+                root.SignNodeCertificate(csr, Identity.NewId(), NodeCertificates.ManagerRole, Identity.NewId(), ClusterSpec.DefaultCertExpiry), keyPem);
+            using var listener = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0);
+            listener.Start();
+            var port = ((IPEndPoint)listener.LocalEndpoint).Port;
+            var server = Task.Run(async () =>
+            {
+                using var client = await listener.AcceptTcpClientAsync().ConfigureAwait(false);
+                await using var ssl = new System.Net.Security.SslStream(client.GetStream());
+                await ssl.AuthenticateAsServerAsync(new System.Net.Security.SslServerAuthenticationOptions
+                {
+                    ServerCertificate = cert,
+                    ApplicationProtocols = [System.Net.Security.SslApplicationProtocol.Http2],
+                }).ConfigureAwait(false);
+            });
+            using var channels = ClusterChannels.Anonymous();
+            try
+            {
+                await new NodeCA.NodeCAClient(channels.For($"127.0.0.1:{port}"))
+                    .GetRootCACertificateAsync(new GetRootCACertificateRequest(), deadline: DateTime.UtcNow.AddSeconds(3)).ConfigureAwait(false);
+            }
+            catch (Grpc.Core.RpcException)
+            {
+                // Expected: the throwaway server does not speak HTTP/2; the client code ran.
+            }
+            await server.WaitAsync(TimeSpan.FromSeconds(3)).ConfigureAwait(false);
+        }
+        catch (Exception e)
+        {
+            logger.LogDebug("Client warm-up: {Error}", e.Message);
         }
     }
 
