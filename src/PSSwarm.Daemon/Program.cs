@@ -66,6 +66,7 @@ app.Lifetime.ApplicationStarted.Register(() =>
         UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.GroupWrite);
     log.LogInformation("psswarmd {Version} (pid {Pid}) listening on {Host}, data root {DataRoot}, node name {NodeName}",
         NodeRuntime.Version, Environment.ProcessId, options.Host, options.DataRoot, options.NodeName);
+    node.WarmUp();
 });
 
 try

@@ -65,14 +65,22 @@ internal sealed partial class NodeRuntime : IAsyncDisposable
         if (config is null)
         {
             logger.LogInformation("Node is not part of a swarm (data root {DataRoot})", options.DataRoot);
-            // Off the critical path: the first Initialize-Swarm/Join-Swarm then skips these start-up costs.
-            _ = Task.Run(async () => { WarmUpCrypto(); await WarmUpClientAsync().ConfigureAwait(false); });
             return;
         }
         logger.LogInformation("Rejoining swarm {SwarmId} as {Role} {NodeId}", config.SwarmId, config.Role, config.NodeId);
         var cfg = config;
         var token = membership.Token;
         resume = Task.Run(() => ResumeAsync(cfg, token));
+    }
+
+    /// <summary>
+    /// Once the control socket answers, an Inactive node runs its CA and client code once in the
+    /// background, so that the first Initialize-Swarm or Join-Swarm does not pay start-up costs.
+    /// </summary>
+    public void WarmUp()
+    {
+        if (config is null && error is null)
+            _ = Task.Run(async () => { WarmUpCrypto(); await WarmUpClientAsync().ConfigureAwait(false); });
     }
 
     /// <summary>Runs the CA code once with throwaway keys so that its first real use is not paying start-up costs.</summary>
