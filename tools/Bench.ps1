@@ -128,6 +128,7 @@ try {
     Report 'Join-Swarm as a manager (warm daemon and session)' ($mJoin | Select-Object -Skip 1)
     $null = $workerToken | Join-Swarm -Endpoint $peers[2].Endpoint -ListenAddress '127.0.0.204:2377' -AdvertiseAddress '127.0.0.204'
     $count = @(Get-SwarmNode -Endpoint $endpoint).Count
+    Start-Sleep -Seconds 2 # let the new node's first heartbeats settle
     $api = [PSSwarm.Client.SwarmClient]::For($endpoint)
     $ls4api = foreach ($i in 1..$Calls) {
         $sw = [Diagnostics.Stopwatch]::StartNew(); $null = $api.ListNodesAsync([Threading.CancellationToken]::None).GetAwaiter().GetResult(); $sw.Elapsed.TotalMilliseconds
