@@ -117,4 +117,14 @@ Describe 'The cluster listener' {
             (Invoke-ClusterCall '/psswarm.cluster.v1.NodeCA/IssueNodeCertificate' $null).GrpcStatus | Should -Be 16
         }
     }
+
+    Context 'when the daemons have logged a swarm''s life' {
+        It 'wrote no join token and no private key to any log' {
+            # Rotations, joins and refused calls have all happened above.
+            $null = Update-SwarmJoinToken -Endpoint $m1.Endpoint -Role Worker -Confirm:$false
+            $logs = Get-ChildItem $root -Recurse -File -Filter 'psswarmd.log'
+            $logs.Count | Should -BeGreaterOrEqual 4
+            $logs | Select-String -Pattern 'SWMTKN-', 'PRIVATE KEY', 'SWMKEY-' | Should -BeNullOrEmpty
+        }
+    }
 }
