@@ -9,6 +9,7 @@
     Description          = "Docker Engine's swarm mode as a PowerShell module: a Raft-replicated store among managers, a swarm root CA, join tokens and a mutually authenticated TLS listener, driven by cmdlets and the psswarmd daemon."
     PowerShellVersion    = '7.4'
     FormatsToProcess     = @('PSSwarm.format.ps1xml')
+    TypesToProcess       = @('PSSwarm.types.ps1xml')
     CmdletsToExport      = @(
         'Start-SwarmDaemon'
         'Stop-SwarmDaemon'
