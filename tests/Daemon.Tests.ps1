@@ -104,7 +104,11 @@ Describe 'Start-SwarmDaemon' {
             Register-TestProcess -Root $root -ProcessId $second.Id -Name d2c -DataRoot (Join-Path $root 'd2c')
             $second.WaitForExit(15000) | Should -BeTrue -Because 'the second daemon must give up, not hang'
             $second.ExitCode | Should -Not -Be 0
-            "$(Get-Content -Raw $out)$(Get-Content -Raw $err)" | Should -Not -BeNullOrEmpty -Because 'it must say why it exits'
+            # Start-Process copies the redirected output asynchronously: it may land after the exit.
+            $said = Wait-Until -TimeoutSeconds 5 -Because 'its message to reach the redirected output' -Condition {
+                "$(Get-Content -Raw $out -ErrorAction Ignore)$(Get-Content -Raw $err -ErrorAction Ignore)"
+            }
+            $said | Should -Match 'already listening' -Because 'it must say why it exits'
             # the live socket was not stolen or removed
             Get-FileKind $first.SocketPath | Should -Be 'socket'
             Test-ProcessAlive $first.Pid | Should -BeTrue
