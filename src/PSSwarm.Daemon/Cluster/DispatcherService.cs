@@ -27,14 +27,7 @@ internal sealed class DispatcherService(ManagerHostAccessor accessor) : Protocol
     public override async Task<LeaveSessionResponse> Leave(LeaveSessionRequest request, ServerCallContext context)
     {
         var peer = (PeerIdentity)context.GetHttpContext().Items[ClusterAuthMiddleware.PeerItem]!;
-        var host = accessor.Host;
-        if (host.IsLeader)
-            await host.Dispatcher.LeaveAsync(peer.NodeId, context.CancellationToken).ConfigureAwait(false);
-        else
-        {
-            await host.ProposeAsync(Manager.Dispatcher.StatusPatch(peer.NodeId, NodeStatus.Down, Manager.Dispatcher.NodeLeft),
-                context.CancellationToken).ConfigureAwait(false);
-        }
+        await accessor.Host.Dispatcher.LeaveAsync(peer.NodeId, context.CancellationToken).ConfigureAwait(false);
         return new LeaveSessionResponse();
     }
 }

@@ -25,15 +25,13 @@ internal sealed partial class NodeRuntime
         info.IsManager = cfg.Role == NodeRole.Manager;
         info.LocalNodeState = error is null ? Proto.LocalNodeState.LocalActive : Proto.LocalNodeState.LocalError;
         info.Error = error ?? "";
-        if (File.Exists(store.RootCAPath)) info.RootCaPem = await File.ReadAllTextAsync(store.RootCAPath, token).ConfigureAwait(false);
-        if (cfg.Role != NodeRole.Manager)
-            return info;
-
-        var host = manager;
+        var host = cfg.Role == NodeRole.Manager ? manager : null;
         if (host is null)
         {
-            info.LocalNodeState = error is null ? Proto.LocalNodeState.LocalPending : Proto.LocalNodeState.LocalError;
-            return info;
+            // A worker, or a manager whose store is not up: what this node keeps on disk.
+            if (cfg.Role == NodeRole.Manager)
+                info.LocalNodeState = error is null ? Proto.LocalNodeState.LocalPending : Proto.LocalNodeState.LocalError;
+            return await WithLocalRootCAAsync(info, token).ConfigureAwait(false);
         }
         try
         {
@@ -43,7 +41,7 @@ internal sealed partial class NodeRuntime
         {
             info.LocalNodeState = Proto.LocalNodeState.LocalError;
             info.Error = e.Message;
-            return info;
+            return await WithLocalRootCAAsync(info, token).ConfigureAwait(false);
         }
 
         var state = host.State.Current;
@@ -63,6 +61,12 @@ internal sealed partial class NodeRuntime
         }
         info.Nodes = state.Nodes.Count;
         info.Managers = state.Nodes.Values.Count(n => n.Role == NodeRole.Manager);
+        return info;
+    }
+
+    private async Task<Proto.SwarmInfo> WithLocalRootCAAsync(Proto.SwarmInfo info, CancellationToken token)
+    {
+        if (File.Exists(store.RootCAPath)) info.RootCaPem = await File.ReadAllTextAsync(store.RootCAPath, token).ConfigureAwait(false);
         return info;
     }
 

@@ -80,36 +80,20 @@ internal sealed partial class NodeRuntime : IAsyncDisposable
     public void WarmUp()
     {
         if (config is null && error is null)
-            _ = Task.Run(async () => { WarmUpCrypto(); await WarmUpClientAsync().ConfigureAwait(false); });
-    }
-
-    /// <summary>Runs the CA code once with throwaway keys so that its first real use is not paying start-up costs.</summary>
-    private void WarmUpCrypto()
-    {
-        try
-        {
-            var root = RootCA.Create();
-            var (_, csr) = NodeCertificates.NewKeyAndCsr();
-            var pem = root.SignNodeCertificate(csr, Identity.NewId(), NodeCertificates.ManagerRole, Identity.NewId(), ClusterSpec.DefaultCertExpiry);
-            _ = JoinToken.Generate(root.CertificatePemBytes);
-            _ = X509Certificate2.CreateFromPem(pem);
-        }
-        catch (Exception e)
-        {
-            logger.LogDebug("Crypto warm-up failed: {Error}", e.Message);
-        }
+            _ = Task.Run(WarmUpAsync);
     }
 
     /// <summary>
-    /// Runs a TLS handshake and a gRPC call in-process once (a throwaway certificate on an
-    /// ephemeral loopback port), so that a first Join-Swarm does not pay for loading and
-    /// compiling the TLS and gRPC client code: a CA mismatch must fail in well under a second.
+    /// Runs the CA code, a TLS handshake and a gRPC call once in-process (throwaway keys, an
+    /// ephemeral loopback port), so that a first Initialize-Swarm or Join-Swarm does not pay for
+    /// loading and compiling them: a CA mismatch must fail in well under a second.
     /// </summary>
-    private async Task WarmUpClientAsync()
+    private async Task WarmUpAsync()
     {
         try
         {
             var root = RootCA.Create();
+            _ = JoinToken.Generate(root.CertificatePemBytes);
             var (keyPem, csr) = NodeCertificates.NewKeyAndCsr();
             var cert = NodeCertificates.LoadWithKey(
                 root.SignNodeCertificate(csr, Identity.NewId(), NodeCertificates.ManagerRole, Identity.NewId(), ClusterSpec.DefaultCertExpiry), keyPem);
@@ -140,7 +124,7 @@ internal sealed partial class NodeRuntime : IAsyncDisposable
         }
         catch (Exception e)
         {
-            logger.LogDebug("Client warm-up: {Error}", e.Message);
+            logger.LogDebug("Warm-up: {Error}", e.Message);
         }
     }
 
@@ -333,12 +317,9 @@ internal sealed partial class NodeRuntime : IAsyncDisposable
 
     private static string? NullIfEmpty(string s) => string.IsNullOrWhiteSpace(s) ? null : s;
 
+    /// <summary>The IP of an "ip:port" / "[v6]:port" address as this node stores them.</summary>
     internal static string HostOf(string hostPort)
-    {
-        var i = hostPort.LastIndexOf(':');
-        var host = i > 0 && !hostPort.EndsWith(']') ? hostPort[..i] : hostPort;
-        return host.Trim('[', ']');
-    }
+        => IPEndPoint.TryParse(hostPort, out var ep) ? ep.Address.ToString() : hostPort;
 
     public async ValueTask DisposeAsync()
     {
