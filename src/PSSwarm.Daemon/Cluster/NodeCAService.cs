@@ -64,7 +64,9 @@ internal sealed class NodeCAService(PeerAuthenticator authenticator, ManagerHost
             Availability = request.Availability switch { 1 => NodeAvailability.Pause, 2 => NodeAvailability.Drain, _ => NodeAvailability.Active },
             // It just proved it is alive; its session keeps it Ready from here on.
             Status = NodeStatus.Ready,
-            Address = observed is null ? "" : (observed.IsIPv4MappedToIPv6 ? observed.MapToIPv4() : observed).ToString(),
+            Address = System.Net.IPAddress.TryParse(request.AdvertiseIp, out var advertised) && !advertised.Equals(System.Net.IPAddress.Any)
+                ? advertised.ToString()
+                : observed is null ? "" : (observed.IsIPv4MappedToIPv6 ? observed.MapToIPv4() : observed).ToString(),
             CreatedAt = now, UpdatedAt = now, CertificateExpiry = expiry, Version = request.Version,
         };
         await host.ProposeAsync(new PutNodeCommand(node), context.CancellationToken).ConfigureAwait(false);

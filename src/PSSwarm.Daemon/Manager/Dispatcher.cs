@@ -58,7 +58,7 @@ internal sealed class Dispatcher(ManagerHostAccessor accessor, ILogger<Dispatche
         return node;
     }
 
-    /// <summary>A node says goodbye (Exit-Swarm): it is Down from now on, until removed.</summary>
+    /// <summary>A node says goodbye (Exit-Swarm), to any manager: it is Down from now on, until removed.</summary>
     public async Task LeaveAsync(string nodeId, CancellationToken token)
     {
         var host = Host;
@@ -103,12 +103,17 @@ internal sealed class Dispatcher(ManagerHostAccessor accessor, ILogger<Dispatche
 
     private async Task OnLeadershipAsync(ManagerHost host, CancellationToken token)
     {
-        leaderSince = DateTime.UtcNow;
-        lastSeen.Clear();
+        var now = DateTime.UtcNow;
+        var fresh = now - 3 * Period;
+        leaderSince = now;
+        // Heartbeats this manager saw recently (it led moments ago, e.g. across a membership
+        // change) still count; every other live node becomes Unknown, as in swarmkit.
+        foreach (var (id, seen) in lastSeen)
+            if (seen < fresh) lastSeen.TryRemove(id, out _);
         var self = host.Options.NodeId;
         foreach (var node in host.State.Current.Nodes.Values)
         {
-            if (node.Id == self || node.Status is NodeStatus.Down or NodeStatus.Unknown) continue;
+            if (node.Id == self || node.Status is NodeStatus.Down or NodeStatus.Unknown || lastSeen.ContainsKey(node.Id)) continue;
             await host.ProposeAsync(StatusPatch(node.Id, NodeStatus.Unknown, LeaderChange), token).ConfigureAwait(false);
         }
         logger.LogInformation("This manager leads: node sessions are now dispatched here");

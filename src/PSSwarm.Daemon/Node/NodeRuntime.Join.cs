@@ -58,6 +58,9 @@ internal sealed partial class NodeRuntime
                     Availability = (int)availability,
                     Hostname = options.NodeName,
                     Version = Version,
+                    // A literal IP is only parsed here, not resolved: interface names and
+                    // detection still wait until the secret was accepted.
+                    AdvertiseIp = LiteralIp(request.AdvertiseAddress),
                 }, deadline: DateTime.UtcNow.AddSeconds(20), cancellationToken: token).ConfigureAwait(false);
             }
             catch (RpcException e)
@@ -128,6 +131,13 @@ internal sealed partial class NodeRuntime
     {
         var done = await Task.WhenAny(task, Task.Delay(timeout, token)).ConfigureAwait(false);
         return done == task;
+    }
+
+    private static string LiteralIp(string advertise)
+    {
+        if (string.IsNullOrWhiteSpace(advertise)) return "";
+        if (IPAddress.TryParse(advertise.Trim('[', ']'), out var ip)) return ip.ToString();
+        return IPEndPoint.TryParse(advertise, out var ep) ? ep.Address.ToString() : "";
     }
 
     internal static string NormalizeRemote(string address)
