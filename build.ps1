@@ -11,8 +11,12 @@ param(
     [ValidateSet('Build', 'Test', 'UnitTest', 'PesterTest', 'Docs', 'Demo', 'Bench', 'Clean')]
     [string] $Task = 'Build',
 
-    [ValidateSet('Debug', 'Release')]
+    # Debug or Release; any other name builds like Debug into its own obj/bin folders (parallel work).
+    [ValidatePattern('^[A-Za-z][A-Za-z0-9]*$')]
     [string] $Configuration = 'Release',
+
+    # Where the staged module, test results and bench figures go (default: out/ beside this script).
+    [string] $OutputRoot,
 
     # Pester: only these test files (names or paths under tests/).
     [string[]] $TestPath,
@@ -24,7 +28,7 @@ param(
 $ErrorActionPreference = 'Stop'
 Set-StrictMode -Version Latest
 $root = $PSScriptRoot
-$out = Join-Path $root 'out'
+$out = if ($OutputRoot) { [IO.Path]::GetFullPath($OutputRoot) } else { Join-Path $root 'out' }
 $staged = Join-Path $out 'PSSwarm'
 $env:DOTNET_CLI_TELEMETRY_OPTOUT = '1'
 $env:DOTNET_NOLOGO = '1'
@@ -108,6 +112,7 @@ function Invoke-PesterTest {
     $resultFile = Join-Path $out 'pester-result.json'
     Remove-Item $resultFile -ErrorAction SilentlyContinue
     $env:NO_COLOR = '1'
+    $env:PSSWARM_TEST_MODULE = Join-Path $staged 'PSSwarm.psd1'
     & (Join-Path $PSHOME 'pwsh') -NoProfile -NonInteractive -File (Join-Path $root 'tools/Invoke-PesterRun.ps1') `
         -Pester $pester -Path ($paths -join ',') -ResultFile $resultFile | Out-Host
     if (-not (Test-Path $resultFile)) {
