@@ -17,6 +17,7 @@ public enum SwarmErrorKind
     ConnectionError,
     OperationTimeout,
     NotImplemented,
+    LimitsExceeded,
 }
 
 /// <summary>An error with a stable id (the FullyQualifiedErrorId prefix) and Docker's wording.</summary>

@@ -5,7 +5,21 @@ using System.Net.Sockets;
 using System.Security.Authentication;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
+using Org.BouncyCastle.Asn1;
+using Org.BouncyCastle.Asn1.Sec;
+using Org.BouncyCastle.Asn1.Pkcs;
+using AlgorithmIdentifier = Org.BouncyCastle.Asn1.X509.AlgorithmIdentifier;
+using RsaPublicKeyStructure = Org.BouncyCastle.Asn1.X509.RsaPublicKeyStructure;
+using SubjectPublicKeyInfo = Org.BouncyCastle.Asn1.X509.SubjectPublicKeyInfo;
+using BcX509Name = Org.BouncyCastle.Asn1.X509.X509Name;
+using Org.BouncyCastle.Crypto;
+using Org.BouncyCastle.Crypto.Generators;
+using Org.BouncyCastle.Crypto.Operators;
+using Org.BouncyCastle.Crypto.Parameters;
+using Org.BouncyCastle.Pkcs;
+using Org.BouncyCastle.Security;
 using PSSwarm.Core.Security;
+using BcBigInteger = Org.BouncyCastle.Math.BigInteger;
 
 namespace PSSwarm.Core.Tests;
 
@@ -393,6 +407,127 @@ public class RootCATests
         Assert.All(certs, c => Assert.True(Ca.Verifies(c)));
         Assert.Equal(pems.Length, certs.Select(c => c.SerialNumber).Distinct().Count());
         Assert.Equal(Enumerable.Range(0, pems.Length).Select(i => $"node{i}"), certs.Select(c => NodeCertificates.ReadIdentity(c).NodeId));
+    }
+
+    // ---- CSR key policy ----
+
+    private static readonly SecureRandom BcRandom = new();
+
+    private static byte[] BcCsr(AsymmetricCipherKeyPair keyPair, string signatureAlgorithm, AsymmetricKeyParameter? publicKey = null) =>
+        new Pkcs10CertificationRequest(
+            new Asn1SignatureFactory(signatureAlgorithm, keyPair.Private, BcRandom),
+            new BcX509Name("CN=swarm-node"),
+            publicKey ?? keyPair.Public,
+            DerSet.Empty).GetDerEncoded();
+
+    private static AsymmetricCipherKeyPair EcKeyPair(DerObjectIdentifier curve)
+    {
+        var generator = new ECKeyPairGenerator("EC");
+        generator.Init(new ECKeyGenerationParameters(curve, BcRandom));
+        return generator.GenerateKeyPair();
+    }
+
+    private static AsymmetricCipherKeyPair RsaKeyPair(int bits)
+    {
+        var generator = new RsaKeyPairGenerator();
+        generator.Init(new RsaKeyGenerationParameters(BcBigInteger.ValueOf(65537), BcRandom, bits, 80));
+        return generator.GenerateKeyPair();
+    }
+
+    private static string Sign(byte[] csr) => Ca.SignNodeCertificate(csr, "nodeid0000000000000000001", NodeCertificates.WorkerRole, "clusterid0000000000000001", TimeSpan.FromDays(1));
+
+    private static void RefusedCsr(byte[] csr, string why)
+    {
+        var e = Assert.Throws<ArgumentException>(() => Sign(csr));
+        Assert.StartsWith("invalid certificate signing request: ", e.Message);
+        Assert.Contains(why, e.Message);
+    }
+
+    [Fact]
+    public void Csr_EcdsaP256AndP384AreAccepted()
+    {
+        var p384 = EcKeyPair(SecObjectIdentifiers.SecP384r1);
+        var c = Cert(Sign(BcCsr(p384, "SHA384WITHECDSA")));
+        using (var key = c.GetECDsaPublicKey())
+            Assert.Equal(384, key!.KeySize);
+        Assert.True(Ca.Verifies(c));
+
+        var p256 = EcKeyPair(SecObjectIdentifiers.SecP256r1);
+        using (var key = Cert(Sign(BcCsr(p256, "SHA256WITHECDSA"))).GetECDsaPublicKey())
+            Assert.Equal(256, key!.KeySize);
+    }
+
+    [Fact]
+    public void Csr_Rsa2048IsAccepted()
+    {
+        var c = Cert(Sign(BcCsr(RsaKeyPair(2048), "SHA256WITHRSA")));
+        using var key = c.GetRSAPublicKey();
+        Assert.Equal(2048, key!.KeySize);
+        Assert.True(Ca.Verifies(c));
+    }
+
+    [Fact]
+    public void Csr_Rsa1024IsRefused() =>
+        RefusedCsr(BcCsr(RsaKeyPair(1024), "SHA256WITHRSA"), "RSA key of 1024 bits; use 2048 to 4096 bits");
+
+    [Theory]
+    [InlineData(4097)]
+    [InlineData(8192)]
+    [InlineData(60000)] // the largest that fits in 8 KiB: refused at once, not after seconds of key validation
+    public void Csr_RsaAbove4096BitsIsRefusedBeforeTheKeyIsBuilt(int bits)
+    {
+        // An odd modulus of that size in a CSR signed with an unrelated key. BouncyCastle would refuse
+        // to build such a key (and take minutes to check one this big): the encoded size is what is refused.
+        var modulus = BcBigInteger.One.ShiftLeft(bits - 1).Add(BcBigInteger.One);
+        var spki = new SubjectPublicKeyInfo(new AlgorithmIdentifier(PkcsObjectIdentifiers.RsaEncryption, DerNull.Instance),
+            new RsaPublicKeyStructure(modulus, BcBigInteger.ValueOf(65537)));
+        var signer = EcKeyPair(SecObjectIdentifiers.SecP256r1);
+        var csr = new Pkcs10CertificationRequest(new Asn1SignatureFactory("SHA256WITHECDSA", signer.Private, BcRandom),
+            new BcX509Name("CN=swarm-node"), spki, DerSet.Empty).GetDerEncoded();
+        Assert.True(csr.Length <= RootCA.MaxCsrLength);
+        RefusedCsr(csr, $"RSA key of {bits} bits");
+    }
+
+    [Fact]
+    public void Csr_RsaWithAnEvenExponentIsRefused()
+    {
+        var rsa = (RsaKeyParameters)RsaKeyPair(2048).Public;
+        var spki = new SubjectPublicKeyInfo(new AlgorithmIdentifier(PkcsObjectIdentifiers.RsaEncryption, DerNull.Instance),
+            new RsaPublicKeyStructure(rsa.Modulus, BcBigInteger.ValueOf(65536)));
+        var signer = EcKeyPair(SecObjectIdentifiers.SecP256r1);
+        var csr = new Pkcs10CertificationRequest(new Asn1SignatureFactory("SHA256WITHECDSA", signer.Private, BcRandom),
+            new BcX509Name("CN=swarm-node"), spki, DerSet.Empty).GetDerEncoded();
+        RefusedCsr(csr, "exponent");
+    }
+
+    [Fact]
+    public void Csr_OtherCurvesAreRefused() =>
+        RefusedCsr(BcCsr(EcKeyPair(SecObjectIdentifiers.SecP256k1), "SHA256WITHECDSA"), "unsupported elliptic curve; use ECDSA P-256 or P-384");
+
+    [Fact]
+    public void Csr_Ed25519IsRefused()
+    {
+        var generator = new Ed25519KeyPairGenerator();
+        generator.Init(new Ed25519KeyGenerationParameters(BcRandom));
+        RefusedCsr(BcCsr(generator.GenerateKeyPair(), "Ed25519"), "unsupported key type Ed25519");
+    }
+
+    [Fact]
+    public void Csr_LargerThan8KiBIsRefused()
+    {
+        // A valid, correctly signed CSR that is simply too big (thousands of SANs).
+        using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+        var req = new CertificateRequest("CN=big", key, HashAlgorithmName.SHA256);
+        var san = new SubjectAlternativeNameBuilder();
+        for (int i = 0; i < 400; i++) san.AddDnsName($"name{i}.example.com");
+        req.CertificateExtensions.Add(san.Build());
+        var csr = req.CreateSigningRequest();
+        Assert.True(csr.Length > RootCA.MaxCsrLength);
+        RefusedCsr(csr, $"{csr.Length} bytes, more than 8192");
+
+        // The same request with a few names is fine.
+        var small = new CertificateRequest("CN=small", key, HashAlgorithmName.SHA256);
+        Assert.NotNull(Sign(small.CreateSigningRequest()));
     }
 
     private static int IndexOf(byte[] haystack, byte[] needle) => haystack.AsSpan().IndexOf(needle);

@@ -2,7 +2,10 @@ using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using System.Text;
 using Org.BouncyCastle.Asn1;
+using Org.BouncyCastle.Asn1.Pkcs;
+using Org.BouncyCastle.Asn1.Sec;
 using Org.BouncyCastle.Asn1.X509;
+using Org.BouncyCastle.Asn1.X9;
 using Org.BouncyCastle.Crypto;
 using Org.BouncyCastle.Crypto.Parameters;
 using Org.BouncyCastle.Pkcs;
@@ -31,6 +34,15 @@ public sealed class RootCA
 
     /// <summary>swarmkit DefaultNodeCertExpiration (2160h).</summary>
     public static readonly TimeSpan DefaultNodeCertExpiration = TimeSpan.FromDays(90);
+
+    /// <summary>Largest CSR (DER) the CA reads: an ECDSA CSR is a few hundred bytes, an RSA-8192 one about 2.2 KiB.</summary>
+    public const int MaxCsrLength = 8 * 1024;
+
+    /// <summary>RSA modulus sizes accepted in a CSR (ECDSA keys must be P-256 or P-384).</summary>
+    public const int MinRsaKeyBits = 2048;
+    // Building an RSA key validates it: ~0.3 s at 2048 bits, ~1.2 s at 4096, ~4 s at 8192 (measured),
+    // and any token holder can send one: 4096 bits is the ceiling.
+    public const int MaxRsaKeyBits = 4096;
 
     private readonly BcCertificate _bcCert;
     private readonly AsymmetricKeyParameter? _privateKey;
@@ -145,20 +157,24 @@ public sealed class RootCA
         if (_privateKey is null)
             throw new InvalidOperationException("this root CA has no private key and cannot sign certificates");
 
+        // Size first, then the key as encoded, then the key itself, then the signature: a joiner
+        // must not make the CA parse megabytes, nor build a huge RSA key (BouncyCastle validates an
+        // RSA modulus when it builds the key: 0.3 s at 2048 bits, 4 s at 8192, minutes beyond).
+        if (csrDer.Length > MaxCsrLength)
+            throw InvalidCsr($"{csrDer.Length} bytes, more than {MaxCsrLength}");
         AsymmetricKeyParameter publicKey;
         try
         {
             var csr = new Pkcs10CertificationRequest(csrDer);
+            CheckCsrKey(csr.GetCertificationRequestInfo().SubjectPublicKeyInfo);
             publicKey = csr.GetPublicKey();
-            if (!csr.Verify()) throw new ArgumentException("invalid certificate signing request: bad signature", nameof(csrDer));
+            if (!csr.Verify(publicKey)) throw InvalidCsr("bad signature"); // Verify() would build the key a second time
         }
         catch (ArgumentException) { throw; }
         catch (Exception e)
         {
             throw new ArgumentException("invalid certificate signing request: " + e.Message, nameof(csrDer), e);
         }
-        if (publicKey is not ECPublicKeyParameters and not RsaKeyParameters)
-            throw new ArgumentException("invalid certificate signing request: unsupported key type", nameof(csrDer));
 
         if (expiry < MinNodeCertExpiration) expiry = DefaultNodeCertExpiration;
         var t = CryptoSupport.ToCertTime(now ?? DateTimeOffset.UtcNow);
@@ -185,8 +201,58 @@ public sealed class RootCA
         return Pem.Encode("CERTIFICATE", leaf.GetEncoded());
     }
 
+    /// <summary>
+    /// Key types a node certificate may have, checked on the encoded key before BouncyCastle builds
+    /// (and validates, at a cost growing with its size) the key object.
+    /// </summary>
+    private static void CheckCsrKey(SubjectPublicKeyInfo spki)
+    {
+        var algorithm = spki.Algorithm.Algorithm;
+        if (algorithm.Equals(X9ObjectIdentifiers.IdECPublicKey))
+        {
+            // Named curves only (explicit parameters could smuggle in a weak or huge curve), as Go's crypto/x509.
+            if (spki.Algorithm.Parameters is not DerObjectIdentifier curve
+                || !(curve.Equals(SecObjectIdentifiers.SecP256r1) || curve.Equals(SecObjectIdentifiers.SecP384r1)))
+                throw InvalidCsr($"unsupported elliptic curve; use ECDSA P-256 or P-384 (or RSA with {MinRsaKeyBits} to {MaxRsaKeyBits} bits)");
+        }
+        else if (algorithm.Equals(PkcsObjectIdentifiers.RsaEncryption))
+        {
+            var rsa = RsaPublicKeyStructure.GetInstance(spki.ParsePublicKey());
+            int bits = rsa.Modulus.BitLength;
+            if (bits is < MinRsaKeyBits or > MaxRsaKeyBits)
+                throw InvalidCsr($"RSA key of {bits} bits; use {MinRsaKeyBits} to {MaxRsaKeyBits} bits (or ECDSA P-256 or P-384)");
+            if (!rsa.PublicExponent.TestBit(0) || rsa.PublicExponent.BitLength < 2)
+                throw InvalidCsr("RSA public exponent must be odd and at least 3");
+        }
+        else
+        {
+            throw InvalidCsr($"unsupported key type {KeyTypeName(algorithm)}; use ECDSA P-256 or P-384, or RSA with {MinRsaKeyBits} to {MaxRsaKeyBits} bits");
+        }
+    }
+
+    private static string KeyTypeName(DerObjectIdentifier algorithm) => algorithm.Id switch
+    {
+        "1.3.101.110" => "X25519",
+        "1.3.101.111" => "X448",
+        "1.3.101.112" => "Ed25519",
+        "1.3.101.113" => "Ed448",
+        "1.2.840.10040.4.1" => "DSA",
+        "1.2.840.113549.1.1.10" => "RSASSA-PSS",
+        var oid => oid,
+    };
+
+    private static ArgumentException InvalidCsr(string why) =>
+        new("invalid certificate signing request: " + why, "csrDer");
+
     /// <summary>True when the certificate was issued by this root (name and signature) and is valid now.</summary>
-    public bool Verifies(X509Certificate2 leaf)
+    public bool Verifies(X509Certificate2 leaf) => Verifies(leaf, DateTimeOffset.UtcNow);
+
+    /// <summary>
+    /// True when the certificate was issued by this root (name and signature) and both are valid at
+    /// <paramref name="now"/>; with null, the validity periods are not checked (proof that an
+    /// expired certificate was once this swarm's).
+    /// </summary>
+    public bool Verifies(X509Certificate2 leaf, DateTimeOffset? now)
     {
         ArgumentNullException.ThrowIfNull(leaf);
         try
@@ -194,8 +260,9 @@ public sealed class RootCA
             var cert = new X509CertificateParser().ReadCertificate(leaf.RawData);
             if (cert is null || !cert.IssuerDN.Equivalent(_bcCert.SubjectDN, true)) return false;
             cert.Verify(_bcCert.GetPublicKey());
-            var now = DateTime.UtcNow;
-            return cert.IsValid(now) && _bcCert.IsValid(now);
+            if (now is not { } at) return true;
+            var t = at.UtcDateTime;
+            return cert.IsValid(t) && _bcCert.IsValid(t);
         }
         catch (Exception)
         {

@@ -7,6 +7,12 @@ namespace PSSwarm.Core.State;
 /// A change to the swarm state, written to the Raft log. Commands carry every value they need
 /// (IDs, times, keys) so that applying them is deterministic on every manager.
 /// </summary>
+/// <remarks>
+/// <see cref="Apply"/> must be total: it runs on every manager for every entry, and an exception
+/// there stops the Raft state machine for good (DESIGN.md). Malformed input, which the leader's
+/// <see cref="CommandValidator"/> refuses before proposing, is a no-op here, never an exception,
+/// and the result may depend on nothing but the state and the command (no clock, no randomness).
+/// </remarks>
 [JsonPolymorphic(TypeDiscriminatorPropertyName = "op")]
 [JsonDerivedType(typeof(CreateClusterCommand), "createCluster")]
 [JsonDerivedType(typeof(SetJoinTokenCommand), "setJoinToken")]
@@ -16,16 +22,101 @@ namespace PSSwarm.Core.State;
 [JsonDerivedType(typeof(UpdateClusterSpecCommand), "updateClusterSpec")]
 public abstract record SwarmCommand
 {
+    /// <summary>
+    /// The store format this build writes (property "v" of every entry). Raise it whenever an
+    /// entry's meaning changes in a way older builds would apply differently: they then halt on
+    /// the entry with a message naming both versions instead of applying it wrongly.
+    /// </summary>
+    public const int FormatVersion = 1;
+
+    /// <summary>The oldest store format this build still reads. Entries written before "v" existed are version 1.</summary>
+    public const int MinReadableFormatVersion = 1;
+
+    /// <summary>
+    /// The store format the entry was written with. Serialized right after the "op" discriminator
+    /// (which System.Text.Json requires to come first); an entry without "v" reads as version 1.
+    /// </summary>
+    [JsonPropertyName("v")]
+    [JsonPropertyOrder(-1)]
+    public int StoreFormatVersion { get; init; } = FormatVersion;
+
     public abstract SwarmState.Snapshot Apply(SwarmState.Snapshot state);
 
     public byte[] ToBytes() => JsonSerializer.SerializeToUtf8Bytes(this, SwarmState.JsonOptions);
 
+    /// <summary>
+    /// Decodes a log entry. Anything this build cannot decode (garbage, the literal <c>null</c>, an
+    /// unknown op, a newer store format) throws <see cref="UnreadableCommandException"/>, never another exception.
+    /// </summary>
     public static SwarmCommand FromBytes(ReadOnlySpan<byte> utf8)
-        => JsonSerializer.Deserialize<SwarmCommand>(utf8, SwarmState.JsonOptions)
-           ?? throw new InvalidDataException("empty swarm command");
+    {
+        SwarmCommand? command;
+        try
+        {
+            command = JsonSerializer.Deserialize<SwarmCommand>(utf8, SwarmState.JsonOptions);
+        }
+        catch (Exception e)
+        {
+            // JsonException, NotSupportedException (no or misplaced "op"), InvalidOperationException,
+            // ArgumentException from a converter: all mean "not an entry this build can read".
+            throw UnreadableCommandException.Create(utf8, e.Message, e);
+        }
+        if (command is null)
+            throw UnreadableCommandException.Create(utf8, "the entry is the JSON literal null", null);
+        if (command.StoreFormatVersion is < MinReadableFormatVersion or > FormatVersion)
+            throw UnreadableCommandException.Create(utf8, $"invalid store format version {command.StoreFormatVersion}", null);
+        return command;
+    }
 
     protected static Dictionary<string, TValue> With<TValue>(IReadOnlyDictionary<string, TValue> source, string key, TValue value)
         => new(source) { [key] = value };
+
+    /// <summary>
+    /// The node as the state may hold it, or null when it cannot be stored (no node, no ID, an enum
+    /// value outside its range). Null strings and labels, which only a malformed entry carries,
+    /// become empty ones, so readers of the state never meet a null.
+    /// </summary>
+    internal static NodeObject? Storable(NodeObject? node)
+    {
+        if (node is null || string.IsNullOrEmpty(node.Id)) return null;
+        if (!Enum.IsDefined(node.Role) || !Enum.IsDefined(node.Availability) || !Enum.IsDefined(node.Status)) return null;
+        if (node.Hostname is not null && node.StatusMessage is not null && node.Address is not null
+            && node.ManagerAddress is not null && node.Version is not null && node.Labels is not null
+            && !node.Labels.Values.Any(v => v is null))
+            return node;
+        return node with
+        {
+            Hostname = node.Hostname ?? "",
+            StatusMessage = node.StatusMessage ?? "",
+            Address = node.Address ?? "",
+            ManagerAddress = node.ManagerAddress ?? "",
+            Version = node.Version ?? "",
+            Labels = node.Labels is null ? new() : node.Labels.ToDictionary(p => p.Key, p => p.Value ?? ""),
+        };
+    }
+
+    /// <summary>The cluster as the state may hold it, or null when essential parts (ID, CA, tokens) are missing.</summary>
+    internal static ClusterObject? Storable(ClusterObject? cluster)
+    {
+        if (cluster is null || string.IsNullOrEmpty(cluster.Id) || cluster.RootCACertificate is null || cluster.RootCAKey is null
+            || cluster.WorkerJoinToken is null || cluster.ManagerJoinToken is null)
+            return null;
+        if (cluster.Name is not null && cluster.Spec is not null) return cluster;
+        return cluster with { Name = cluster.Name ?? ClusterObject.DefaultName, Spec = cluster.Spec ?? new ClusterSpec() };
+    }
+
+    /// <summary>The network as the state may hold it, or null without an ID or a name.</summary>
+    internal static NetworkObject? Storable(NetworkObject? network)
+    {
+        if (network is null || string.IsNullOrEmpty(network.Id) || network.Name is null) return null;
+        if (network.Driver is not null && network.Scope is not null && network.Subnet is not null && network.Gateway is not null)
+            return network;
+        return network with
+        {
+            Driver = network.Driver ?? "", Scope = network.Scope ?? "",
+            Subnet = network.Subnet ?? "", Gateway = network.Gateway ?? "",
+        };
+    }
 }
 
 /// <summary>Creates the swarm: cluster object (CA, tokens), the first manager and the ingress network.</summary>
@@ -35,11 +126,16 @@ public sealed record CreateClusterCommand(ClusterObject Cluster, NodeObject Firs
     {
         if (state.Cluster is not null)
             return state; // a cluster exists already: the log holds one creation only
+        var cluster = Storable(Cluster);
+        var first = Storable(FirstNode);
+        var ingress = Storable(Ingress);
+        if (cluster is null || first is null || ingress is null)
+            return state; // a malformed creation: no half-created swarm
         return state with
         {
-            Cluster = Cluster,
-            Nodes = With(state.Nodes, FirstNode.Id, FirstNode),
-            Networks = With(state.Networks, Ingress.Id, Ingress),
+            Cluster = cluster,
+            Nodes = With(state.Nodes, first.Id, first),
+            Networks = With(state.Networks, ingress.Id, ingress),
         };
     }
 }
@@ -48,7 +144,7 @@ public sealed record SetJoinTokenCommand(NodeRole Role, string Token, DateTimeOf
 {
     public override SwarmState.Snapshot Apply(SwarmState.Snapshot state)
     {
-        if (state.Cluster is null) return state;
+        if (state.Cluster is null || Token is null || !Enum.IsDefined(Role)) return state;
         var cluster = Role == NodeRole.Manager
             ? state.Cluster with { ManagerJoinToken = Token, UpdatedAt = At }
             : state.Cluster with { WorkerJoinToken = Token, UpdatedAt = At };
@@ -59,7 +155,11 @@ public sealed record SetJoinTokenCommand(NodeRole Role, string Token, DateTimeOf
 public sealed record PutNodeCommand(NodeObject Node) : SwarmCommand
 {
     public override SwarmState.Snapshot Apply(SwarmState.Snapshot state)
-        => state.RemovedNodes.Contains(Node.Id) ? state : state with { Nodes = With(state.Nodes, Node.Id, Node) };
+    {
+        var node = Storable(Node);
+        if (node is null || state.RemovedNodes.Contains(node.Id)) return state;
+        return state with { Nodes = With(state.Nodes, node.Id, node) };
+    }
 }
 
 /// <summary>
@@ -84,24 +184,32 @@ public sealed record PatchNodeCommand(string NodeId, DateTimeOffset At) : SwarmC
 
     public override SwarmState.Snapshot Apply(SwarmState.Snapshot state)
     {
-        if (!state.Nodes.TryGetValue(NodeId, out var node)) return state;
-        var labels = node.Labels;
+        // An unknown node is not an error: it may have been removed by an entry applied just before.
+        if (NodeId is null || !state.Nodes.TryGetValue(NodeId, out var node)) return state;
+        if (Role is { } r && !Enum.IsDefined(r)) return state;
+        if (Availability is { } a && !Enum.IsDefined(a)) return state;
+        if (Status is { } s && !Enum.IsDefined(s)) return state;
+
+        var labels = node.Labels ?? new Dictionary<string, string>();
         if (ReplaceLabels || SetLabels is { Count: > 0 } || RemoveLabels is { Count: > 0 })
         {
-            labels = ReplaceLabels ? new Dictionary<string, string>() : new Dictionary<string, string>(node.Labels);
-            foreach (var key in RemoveLabels ?? []) labels.Remove(key);
-            foreach (var (k, v) in SetLabels ?? []) labels[k] = v;
+            labels = ReplaceLabels ? new Dictionary<string, string>() : new Dictionary<string, string>(labels);
+            foreach (var key in RemoveLabels ?? [])
+            {
+                if (key is not null) labels.Remove(key);
+            }
+            foreach (var (k, v) in SetLabels ?? []) labels[k] = v ?? "";
         }
         var patched = node with
         {
             Role = Role ?? node.Role,
             Availability = Availability ?? node.Availability,
             Status = Status ?? node.Status,
-            StatusMessage = StatusMessage ?? node.StatusMessage,
-            Address = Address ?? node.Address,
-            ManagerAddress = ManagerAddress ?? node.ManagerAddress,
-            Hostname = Hostname ?? node.Hostname,
-            Version = Version ?? node.Version,
+            StatusMessage = StatusMessage ?? node.StatusMessage ?? "",
+            Address = Address ?? node.Address ?? "",
+            ManagerAddress = ManagerAddress ?? node.ManagerAddress ?? "",
+            Hostname = Hostname ?? node.Hostname ?? "",
+            Version = Version ?? node.Version ?? "",
             CertificateExpiry = CertificateExpiry ?? node.CertificateExpiry,
             Labels = labels,
             UpdatedAt = At,
@@ -114,6 +222,7 @@ public sealed record RemoveNodeCommand(string NodeId) : SwarmCommand
 {
     public override SwarmState.Snapshot Apply(SwarmState.Snapshot state)
     {
+        if (string.IsNullOrEmpty(NodeId)) return state;
         var nodes = new Dictionary<string, NodeObject>(state.Nodes);
         nodes.Remove(NodeId);
         return state with { Nodes = nodes, RemovedNodes = new HashSet<string>(state.RemovedNodes) { NodeId } };
@@ -123,5 +232,86 @@ public sealed record RemoveNodeCommand(string NodeId) : SwarmCommand
 public sealed record UpdateClusterSpecCommand(ClusterSpec Spec, DateTimeOffset At) : SwarmCommand
 {
     public override SwarmState.Snapshot Apply(SwarmState.Snapshot state)
-        => state.Cluster is null ? state : state with { Cluster = state.Cluster with { Spec = Spec, UpdatedAt = At } };
+        => state.Cluster is null || Spec is null ? state : state with { Cluster = state.Cluster with { Spec = Spec, UpdatedAt = At } };
+}
+
+/// <summary>
+/// A log entry this build cannot decode: written by a newer store format, or corrupt. A manager
+/// must not skip it (its state would silently differ from the other managers'); it stops applying.
+/// </summary>
+/// <remarks>
+/// Derives from <see cref="Exception"/>: <see cref="InvalidDataException"/> is sealed, and
+/// FormatException or IOException would be caught by handlers meant for user input or files.
+/// </remarks>
+public sealed class UnreadableCommandException : Exception
+{
+    private const int MaxShownOpLength = 64;
+
+    private UnreadableCommandException(string message, int? writtenVersion, string? op, Exception? inner)
+        : base(message, inner)
+    {
+        WrittenVersion = writtenVersion;
+        Op = op;
+    }
+
+    /// <summary>The entry's "v" when it could be read (an integer), else null.</summary>
+    public int? WrittenVersion { get; }
+
+    /// <summary>The entry's "op" when it could be read (a string), else null.</summary>
+    public string? Op { get; }
+
+    /// <summary>True when the entry comes from a newer store format: upgrading this manager fixes it.</summary>
+    public bool IsNewerFormat => WrittenVersion > SwarmCommand.FormatVersion;
+
+    internal static UnreadableCommandException Create(ReadOnlySpan<byte> utf8, string detail, Exception? inner)
+    {
+        var (version, op) = Peek(utf8);
+        var what = op is null ? "a swarm store entry" : $"a swarm store entry (op \"{Shorten(op)}\")";
+        var message = version > SwarmCommand.FormatVersion
+            ? $"{what} was written by store format version {version}; this psswarmd reads format {Readable()} and cannot apply it. "
+              + "Upgrade psswarmd on this manager to the version the other managers run."
+            : $"{what} could not be read ({detail}); this psswarmd reads store format {Readable()}";
+        return new UnreadableCommandException(message, version, op, inner);
+    }
+
+    private static string Readable() => SwarmCommand.MinReadableFormatVersion == SwarmCommand.FormatVersion
+        ? $"version {SwarmCommand.FormatVersion}"
+        : $"versions {SwarmCommand.MinReadableFormatVersion} to {SwarmCommand.FormatVersion}";
+
+    /// <summary>
+    /// Best effort: the top-level "v" and "op" of the entry, whatever else it holds. Reading stops at
+    /// the first error, keeping what was found before it (a newer format may be valid JSON we cannot bind).
+    /// </summary>
+    private static (int? Version, string? Op) Peek(ReadOnlySpan<byte> utf8)
+    {
+        int? version = null;
+        string? op = null;
+        try
+        {
+            var reader = new Utf8JsonReader(utf8, new JsonReaderOptions { AllowTrailingCommas = false });
+            if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject) return (null, null);
+            while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+            {
+                bool isVersion = reader.ValueTextEquals("v"u8), isOp = reader.ValueTextEquals("op"u8);
+                if (!reader.Read()) break;
+                if (isVersion && reader.TokenType == JsonTokenType.Number && reader.TryGetInt32(out var v)) version ??= v;
+                // The serializer options (web defaults) also read numbers written as strings.
+                else if (isVersion && reader.TokenType == JsonTokenType.String && int.TryParse(reader.GetString(),
+                             System.Globalization.NumberStyles.AllowLeadingSign, System.Globalization.CultureInfo.InvariantCulture, out v)) version ??= v;
+                else if (isOp && reader.TokenType == JsonTokenType.String) op ??= reader.GetString();
+                else reader.Skip();
+            }
+        }
+        catch (Exception e) when (e is JsonException or InvalidOperationException)
+        {
+            // Garbage after what we found: keep it.
+        }
+        return (version, op);
+    }
+
+    private static string Shorten(string text)
+    {
+        var shown = text.Length > MaxShownOpLength ? text[..MaxShownOpLength] + "…" : text;
+        return new string(shown.Select(c => char.IsControl(c) || c == '"' ? '?' : c).ToArray());
+    }
 }

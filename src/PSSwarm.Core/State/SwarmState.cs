@@ -101,13 +101,51 @@ public sealed class SwarmState
 
     public T Read<T>(Func<Snapshot, T> reader) => reader(Current);
 
-    /// <summary>Applies a command (called by the Raft state machine, in log order).</summary>
-    public void Apply(SwarmCommand command)
+    /// <summary>
+    /// Why the last <see cref="Apply(SwarmCommand?)"/> changed nothing but <see cref="Snapshot.Version"/>,
+    /// or null when it succeeded.
+    /// </summary>
+    public string? LastApplyError { get; private set; }
+
+    /// <summary>Applies a command (called by the Raft state machine, in log order). Never throws; see the overload.</summary>
+    public bool Apply(SwarmCommand? command) => Apply(command, out _);
+
+    /// <summary>
+    /// Applies a command (called by the Raft state machine, in log order). Total: it never throws,
+    /// because an exception here stops the Raft state machine for good and the entry would be
+    /// replayed on every restart (DESIGN.md). A command that fails leaves the state as it was,
+    /// except that <see cref="Snapshot.Version"/> still counts the entry, so every manager stays on
+    /// the same version whatever the entry held. Returns false, with <paramref name="error"/>
+    /// saying why, in that case.
+    /// </summary>
+    public bool Apply(SwarmCommand? command, out string? error)
     {
         lock (gate)
         {
-            var next = command.Apply(data);
-            Volatile.Write(ref data, next with { Version = data.Version + 1 });
+            var current = data;
+            var next = current;
+            error = null;
+            if (command is null)
+            {
+                error = "no command";
+            }
+            else
+            {
+                try
+                {
+                    next = command.Apply(current) ?? throw new InvalidOperationException("the command returned no state");
+                }
+                catch (Exception e)
+                {
+                    // Deterministic: the same command fails the same way on every manager, so all of
+                    // them keep the same state. The message is for the log only, never for the state.
+                    next = current;
+                    error = $"{command.GetType().Name} was not applied: {e.GetType().Name}: {e.Message}";
+                }
+            }
+            LastApplyError = error;
+            Volatile.Write(ref data, next with { Version = current.Version + 1 });
+            return error is null;
         }
     }
 

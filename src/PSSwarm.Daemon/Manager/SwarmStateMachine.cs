@@ -25,6 +25,20 @@ internal sealed class SwarmStateMachine(DirectoryInfo location, ILogger logger, 
     /// <summary>Raised after every applied command (on the applying thread).</summary>
     public event Action<SwarmCommand>? Applied;
 
+    /// <summary>
+    /// Why this manager stopped applying the log (an entry it cannot read), or null while it applies.
+    /// Set before <see cref="Halted"/> is raised.
+    /// </summary>
+    public string? HaltReason { get; private set; }
+
+    /// <summary>
+    /// Raised once, on the applying thread, when an entry cannot be read and this manager stops
+    /// applying the log: its state would otherwise silently differ from the other managers'.
+    /// </summary>
+    public event Action<string>? Halted;
+
+    private int halted;
+
     protected override ValueTask<bool> ApplyAsync(LogEntry entry, CancellationToken token)
     {
         if (entry.IsConfiguration || entry.Length is 0)
@@ -40,16 +54,47 @@ internal sealed class SwarmStateMachine(DirectoryInfo location, ILogger logger, 
                 ? SwarmCommand.FromBytes(payload.FirstSpan)
                 : SwarmCommand.FromBytes(payload.ToArray());
         }
-        catch (Exception e) when (e is System.Text.Json.JsonException or NotSupportedException or InvalidDataException)
+        catch (UnreadableCommandException e)
         {
-            // A command this version cannot read: skip it rather than wedge the log.
-            logger.LogError("Skipping unreadable log entry {Index}: {Error}", entry.Index, e.Message);
-            return ValueTask.FromResult(false);
+            // Skipping the entry would leave this replica's state different from the others' for
+            // good. Stop instead: DotNext stops applying after an exception from ApplyAsync, and the
+            // entry stays in the log, so an upgraded psswarmd applies it on restart.
+            Halt(entry.Index, e);
+            throw;
         }
 
-        State.Apply(command);
-        Applied?.Invoke(command);
+        // Total: a malformed command changes nothing but the version, the same way on every manager.
+        if (!State.Apply(command, out var error))
+            logger.LogWarning("Log entry {Index} changed nothing: {Error}", entry.Index, error);
+        try
+        {
+            Applied?.Invoke(command);
+        }
+        catch (Exception e)
+        {
+            // A subscriber's failure must not stop the state machine either.
+            logger.LogError(e, "A handler of applied log entry {Index} failed", entry.Index);
+        }
         return ValueTask.FromResult(++sinceSnapshot >= SnapshotInterval && ResetCounter());
+    }
+
+    private void Halt(long index, UnreadableCommandException e)
+    {
+        var reason = $"Cannot apply swarm store log entry {index}: {e.Message}";
+        // No stack trace: the message says all there is (the entry, both versions, the JSON error).
+        logger.LogError("Cannot apply swarm store log entry {Index} (written by store format version {WrittenVersion}, op {Op}; this psswarmd reads version {FormatVersion}); this manager stops applying the log: {Error}",
+            index, e.WrittenVersion?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "unknown", e.Op ?? "unknown",
+            SwarmCommand.FormatVersion, e.Message);
+        if (Interlocked.Exchange(ref halted, 1) != 0) return;
+        HaltReason = reason;
+        try
+        {
+            Halted?.Invoke(reason);
+        }
+        catch (Exception handlerError)
+        {
+            logger.LogError(handlerError, "A handler of the state machine halt failed");
+        }
     }
 
     private bool ResetCounter()

@@ -1,0 +1,266 @@
+using System.Text;
+using PSSwarm.Core.Security;
+
+namespace PSSwarm.Core.State;
+
+/// <summary>
+/// What a leader accepts into the log. Apply is total (a malformed command is a no-op), but a
+/// no-op entry still costs every manager, and a command that is valid JSON but wrong for the
+/// state (a patch of a node that is gone, a token for another CA) is a bug or an attack: the leader
+/// refuses it here, against the state it is about to extend, before proposing it.
+/// </summary>
+public static class CommandValidator
+{
+    public const string ErrorId = "SwarmInvalidCommand";
+
+    /// <summary>
+    /// Throws <see cref="SwarmException"/> (InvalidArgument, <see cref="ErrorId"/>) when
+    /// <paramref name="command"/> is not acceptable against <paramref name="state"/>.
+    /// </summary>
+    public static void Validate(SwarmCommand? command, SwarmState.Snapshot state)
+    {
+        ArgumentNullException.ThrowIfNull(state);
+        try
+        {
+            switch (command)
+            {
+                case null:
+                    throw Invalid("no swarm command was given");
+                case CreateClusterCommand c:
+                    ValidateCreateCluster(c, state);
+                    break;
+                case SetJoinTokenCommand c:
+                    ValidateSetJoinToken(c, state);
+                    break;
+                case PutNodeCommand c:
+                    ValidatePutNode(c, state);
+                    break;
+                case PatchNodeCommand c:
+                    ValidatePatchNode(c, state);
+                    break;
+                case RemoveNodeCommand c:
+                    ValidateRemoveNode(c, state);
+                    break;
+                case UpdateClusterSpecCommand c:
+                    ValidateUpdateClusterSpec(c, state);
+                    break;
+                default:
+                    throw Invalid($"unknown swarm command {command.GetType().Name}");
+            }
+            // The leader writes only formats every manager of this version reads.
+            if (command.StoreFormatVersion is < SwarmCommand.MinReadableFormatVersion or > SwarmCommand.FormatVersion)
+                throw Invalid($"swarm command written in store format version {command.StoreFormatVersion}; this psswarmd writes version {SwarmCommand.FormatVersion}");
+        }
+        catch (SwarmException e) when (e.ErrorId != ErrorId)
+        {
+            // InputLimits speaks for any caller; to the proposer this is an invalid command.
+            throw new SwarmException(SwarmErrorKind.InvalidArgument, ErrorId, e.Message, e);
+        }
+    }
+
+    /// <summary>True when <see cref="Validate"/> accepts the command; <paramref name="error"/> is its message otherwise.</summary>
+    public static bool IsValid(SwarmCommand? command, SwarmState.Snapshot state, out string? error)
+    {
+        try
+        {
+            Validate(command, state);
+            error = null;
+            return true;
+        }
+        catch (SwarmException e)
+        {
+            error = e.Message;
+            return false;
+        }
+    }
+
+    /// <summary>
+    /// Decodes a proposal forwarded to the leader. Anything <see cref="SwarmCommand.FromBytes"/> cannot
+    /// read, or more than <see cref="InputLimits.MaxCommandBytes"/>, is refused as a malformed command.
+    /// </summary>
+    public static SwarmCommand Decode(ReadOnlySpan<byte> bytes)
+    {
+        if (bytes.Length > InputLimits.MaxCommandBytes)
+            throw Invalid($"malformed swarm command: {bytes.Length} bytes, more than the {InputLimits.MaxCommandBytes} a command may have");
+        try
+        {
+            return SwarmCommand.FromBytes(bytes);
+        }
+        catch (UnreadableCommandException e)
+        {
+            throw new SwarmException(SwarmErrorKind.InvalidArgument, ErrorId, "malformed swarm command: " + e.Message, e);
+        }
+    }
+
+    private static void ValidateCreateCluster(CreateClusterCommand c, SwarmState.Snapshot state)
+    {
+        if (state.Cluster is not null)
+            throw Invalid("the swarm exists already: a cluster is created once");
+        var cluster = c.Cluster ?? throw Invalid("the new swarm has no cluster object");
+        var first = c.FirstNode ?? throw Invalid("the new swarm has no first node");
+        var ingress = c.Ingress ?? throw Invalid("the new swarm has no ingress network");
+
+        InputLimits.ValidateId(cluster.Id, "cluster");
+        if (cluster.Name != ClusterObject.DefaultName)
+            throw Invalid($"invalid cluster name {InputLimits.Quote(cluster.Name)}: the cluster is named \"{ClusterObject.DefaultName}\"");
+        ValidateSpec(cluster.Spec);
+
+        if (string.IsNullOrEmpty(cluster.RootCACertificate) || string.IsNullOrEmpty(cluster.RootCAKey))
+            throw Invalid("the new swarm has no root CA certificate or key");
+        if (cluster.RootCACertificate.Length > InputLimits.MaxPemLength || cluster.RootCAKey.Length > InputLimits.MaxPemLength)
+            throw Invalid($"the root CA certificate or key is longer than {InputLimits.MaxPemLength} characters");
+        try
+        {
+            // Once, at creation: a CA that cannot be loaded would fail every join from then on.
+            RootCA.Load(cluster.RootCACertificate, cluster.RootCAKey);
+        }
+        catch (Exception e) when (e is FormatException or ArgumentException)
+        {
+            throw Invalid("invalid root CA: " + e.Message);
+        }
+        var rootPem = Encoding.UTF8.GetBytes(cluster.RootCACertificate);
+        ValidateToken(cluster.WorkerJoinToken, NodeRole.Worker, rootPem);
+        ValidateToken(cluster.ManagerJoinToken, NodeRole.Manager, rootPem);
+        if (cluster.WorkerJoinToken == cluster.ManagerJoinToken)
+            throw Invalid("the worker and manager join tokens must differ");
+
+        ValidateNode(first);
+        if (first.Role != NodeRole.Manager)
+            throw Invalid("the first node of a swarm must be a manager");
+        if (first.ManagerAddress.Length == 0)
+            throw Invalid("the first manager has no manager address");
+
+        InputLimits.ValidateId(ingress.Id, "network");
+        if (!ingress.Ingress || string.IsNullOrEmpty(ingress.Name))
+            throw Invalid("the new swarm's ingress network must be named and marked as ingress");
+    }
+
+    private static void ValidateSetJoinToken(SetJoinTokenCommand c, SwarmState.Snapshot state)
+    {
+        var cluster = state.Cluster ?? throw Invalid("the swarm has no cluster object yet");
+        if (!Enum.IsDefined(c.Role))
+            throw Invalid($"invalid role {(int)c.Role}");
+        ValidateToken(c.Token, c.Role, Encoding.UTF8.GetBytes(cluster.RootCACertificate));
+        // Joins are told apart by comparing the token with both: equal tokens would make a worker a manager.
+        var other = c.Role == NodeRole.Manager ? cluster.WorkerJoinToken : cluster.ManagerJoinToken;
+        if (c.Token == other)
+            throw Invalid("the worker and manager join tokens must differ");
+    }
+
+    private static void ValidatePutNode(PutNodeCommand c, SwarmState.Snapshot state)
+    {
+        var node = c.Node ?? throw Invalid("the node is missing");
+        ValidateNode(node);
+        if (state.RemovedNodes.Contains(node.Id))
+            throw Invalid($"node {node.Id} was removed from the swarm and cannot come back");
+    }
+
+    private static void ValidatePatchNode(PatchNodeCommand c, SwarmState.Snapshot state)
+    {
+        if (string.IsNullOrEmpty(c.NodeId))
+            throw Invalid("a node change must name the node");
+        if (!state.Nodes.TryGetValue(c.NodeId, out var node))
+            throw NodeNotFound(c.NodeId);
+
+        if (c.Role is { } role && !Enum.IsDefined(role)) throw Invalid($"invalid role {(int)role}");
+        if (c.Availability is { } availability && !Enum.IsDefined(availability)) throw Invalid($"invalid availability {(int)availability}");
+        if (c.Status is { } status && !Enum.IsDefined(status)) throw Invalid($"invalid node status {(int)status}");
+        if (c.StatusMessage is not null) InputLimits.ValidateStatusMessage(c.StatusMessage);
+        if (c.Address is not null) InputLimits.ValidateIPAddress(c.Address, allowEmpty: true);
+        if (c.ManagerAddress is not null) InputLimits.ValidateHostPort(c.ManagerAddress, allowEmpty: true);
+        if (c.Hostname is not null) InputLimits.ValidateHostname(c.Hostname);
+        if (c.Version is not null) InputLimits.ValidateVersion(c.Version);
+
+        if (c.SetLabels is not null) InputLimits.ValidateLabels(c.SetLabels);
+        if (c.RemoveLabels is { } remove)
+        {
+            if (remove.Count > InputLimits.MaxLabels)
+                throw Invalid($"too many labels to remove ({remove.Count}): at most {InputLimits.MaxLabels} at once");
+            foreach (var key in remove) InputLimits.ValidateLabelKey(key);
+        }
+        // The limit holds for the labels the node ends up with, as Apply merges them.
+        var labels = c.ReplaceLabels ? new HashSet<string>() : new HashSet<string>((IEnumerable<string>?)node.Labels?.Keys ?? []);
+        foreach (var key in c.RemoveLabels ?? []) labels.Remove(key);
+        foreach (var key in (IEnumerable<string>?)c.SetLabels?.Keys ?? []) labels.Add(key);
+        if (labels.Count > InputLimits.MaxLabels)
+            throw Invalid($"too many labels ({labels.Count}): a node may have at most {InputLimits.MaxLabels}");
+    }
+
+    private static void ValidateRemoveNode(RemoveNodeCommand c, SwarmState.Snapshot state)
+    {
+        if (string.IsNullOrEmpty(c.NodeId))
+            throw Invalid("a node removal must name the node");
+        if (!state.Nodes.ContainsKey(c.NodeId))
+            throw NodeNotFound(c.NodeId);
+    }
+
+    private static void ValidateUpdateClusterSpec(UpdateClusterSpecCommand c, SwarmState.Snapshot state)
+    {
+        if (state.Cluster is null)
+            throw Invalid("the swarm has no cluster object yet");
+        ValidateSpec(c.Spec);
+    }
+
+    /// <summary>swarmkit controlapi validateClusterSpec, with its wording, plus bounds that keep certificate dates representable.</summary>
+    private static void ValidateSpec(ClusterSpec? spec)
+    {
+        if (spec is null)
+            throw Invalid("the swarm settings are missing");
+        if (spec.CertExpiry < ClusterSpec.MinCertExpiry)
+            throw Invalid($"minimum certificate expiry time is: {GoDuration(ClusterSpec.MinCertExpiry)}");
+        // A node certificate outliving its root is useless, and a huge expiry overflows the certificate's dates.
+        if (spec.CertExpiry > RootCA.RootCAExpiration)
+            throw Invalid($"maximum certificate expiry time is: {GoDuration(RootCA.RootCAExpiration)}");
+        if (spec.DispatcherHeartbeat < TimeSpan.Zero)
+            throw Invalid("heartbeat time period cannot be a negative duration");
+        if (spec.DispatcherHeartbeat == TimeSpan.Zero)
+            throw Invalid("heartbeat time period must be longer than zero");
+        if (spec.TaskHistoryLimit < 0)
+            throw Invalid("task history retention limit cannot be negative");
+    }
+
+    private static void ValidateNode(NodeObject node)
+    {
+        InputLimits.ValidateNodeId(node.Id);
+        if (!Enum.IsDefined(node.Role)) throw Invalid($"invalid role {(int)node.Role}");
+        if (!Enum.IsDefined(node.Availability)) throw Invalid($"invalid availability {(int)node.Availability}");
+        if (!Enum.IsDefined(node.Status)) throw Invalid($"invalid node status {(int)node.Status}");
+        InputLimits.ValidateHostname(node.Hostname);
+        InputLimits.ValidateIPAddress(node.Address, allowEmpty: true);
+        InputLimits.ValidateHostPort(node.ManagerAddress, allowEmpty: true);
+        InputLimits.ValidateVersion(node.Version);
+        InputLimits.ValidateStatusMessage(node.StatusMessage);
+        InputLimits.ValidateLabels(node.Labels);
+    }
+
+    private static void ValidateToken(string? token, NodeRole role, byte[] rootPem)
+    {
+        var name = role == NodeRole.Manager ? "manager" : "worker";
+        if (!JoinToken.TryParse(token, out var parsed))
+            throw Invalid($"invalid {name} join token");
+        if (!parsed.MatchesRootCA(rootPem))
+            throw Invalid($"the {name} join token does not belong to this swarm's root CA");
+    }
+
+    /// <summary>Docker's wording for a node that is not in the state.</summary>
+    private static SwarmException NodeNotFound(string nodeId) => Invalid($"node {Shorten(nodeId)} not found");
+
+    private static string Shorten(string id)
+    {
+        var quoted = InputLimits.Quote(id);
+        return quoted == $"\"{id}\"" ? id : quoted; // a plain ID reads as Docker writes it
+    }
+
+    /// <summary>A duration as Go's time.Duration.String writes whole seconds ("1h0m0s", "175200h0m0s").</summary>
+    internal static string GoDuration(TimeSpan d)
+    {
+        long seconds = (long)d.TotalSeconds;
+        if (seconds == 0) return "0s";
+        var sign = seconds < 0 ? "-" : "";
+        seconds = Math.Abs(seconds);
+        long h = seconds / 3600, m = seconds / 60 % 60, s = seconds % 60;
+        return h > 0 ? $"{sign}{h}h{m}m{s}s" : m > 0 ? $"{sign}{m}m{s}s" : $"{sign}{s}s";
+    }
+
+    private static SwarmException Invalid(string message) => new(SwarmErrorKind.InvalidArgument, ErrorId, message);
+}
