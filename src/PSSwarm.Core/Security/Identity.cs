@@ -16,4 +16,8 @@ public static class Identity
         p[0] |= 0x80; // fixes the length of the base-36 text (27 digits), so no padding is needed
         return Base36.Encode(p).Substring(1, IdLength);
     }
+
+    /// <summary>True for an ID of <see cref="NewId"/>'s shape: 25 characters of [0-9a-z].</summary>
+    public static bool IsValid(string? id)
+        => id is { Length: IdLength } && id.All(c => c is >= '0' and <= '9' or >= 'a' and <= 'z');
 }

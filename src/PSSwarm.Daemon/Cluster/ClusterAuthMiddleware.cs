@@ -1,61 +1,75 @@
+using Grpc.Core;
+using PSSwarm.Daemon.Ca;
 using PSSwarm.Daemon.Manager;
 
 namespace PSSwarm.Daemon.Cluster;
 
 /// <summary>
-/// Authenticates every call on the cluster listener by its client certificate, except the two
-/// that a node without one must make: fetching the root CA and joining (the token authenticates).
-/// Raft traffic needs a manager certificate.
+/// Enforces <see cref="ClusterAccessPolicy"/> on every request of the 2377 listener, after routing
+/// (so the decision uses the endpoint that matched) and before any handler runs. Refusals are
+/// answered the way each caller understands them: gRPC status trailers, or an HTTP status.
 /// </summary>
-internal sealed class ClusterAuthMiddleware(RequestDelegate next, PeerAuthenticator authenticator, ILogger<ClusterAuthMiddleware> logger)
+internal sealed class ClusterAuthMiddleware(RequestDelegate next, NodeSecurity security, ManagerHostAccessor accessor, ILogger<ClusterAuthMiddleware> logger)
 {
     public const string PeerItem = "psswarm.peer";
 
-    private static readonly HashSet<string> Anonymous = new(StringComparer.Ordinal)
-    {
-        "/psswarm.cluster.v1.NodeCA/GetRootCACertificate",
-        "/psswarm.cluster.v1.NodeCA/IssueNodeCertificate",
-    };
+    /// <summary>The caller of a gRPC method, as the access policy identified it.</summary>
+    public static PeerIdentity Peer(Grpc.Core.ServerCallContext context)
+        => context.GetHttpContext().Items[PeerItem] as PeerIdentity
+           ?? throw new Core.SwarmException(Core.SwarmErrorKind.AuthenticationError, "SwarmUnauthenticated", "a certificate issued by this swarm is required");
+
+    private readonly ThrottledLog refusals = new(logger, TimeSpan.FromSeconds(60));
 
     public async Task InvokeAsync(HttpContext context)
     {
-        var path = context.Request.Path.Value ?? "";
-        if (Anonymous.Contains(path))
+        var key = ClusterAccessPolicy.EndpointKey(context.GetEndpoint());
+        PeerIdentity? peer = null;
+        if (ClusterAccessPolicy.Required(key) is { } access && access != ClusterAccess.Anonymous)
+            peer = security.Identify(await context.Connection.GetClientCertificateAsync(context.RequestAborted).ConfigureAwait(false));
+        var decision = ClusterAccessPolicy.Decide(key, peer, accessor.View,
+            key == ClusterAccessPolicy.RaftEndpoint ? context.Request.Headers[ClusterAccessPolicy.RaftSenderHeader] : default);
+        if (decision.Allowed)
         {
+            context.Items[PeerItem] = decision.Peer;
             await next(context).ConfigureAwait(false);
             return;
         }
 
-        var certificate = await context.Connection.GetClientCertificateAsync(context.RequestAborted).ConfigureAwait(false);
-        var peer = authenticator.Authenticate(certificate, out var removed);
-        var needsManager = path.StartsWith(ManagerHost.RaftPath, StringComparison.Ordinal);
-        if (peer is null || (needsManager && !peer.IsManager))
-        {
-            logger.LogWarning("Refused {Path} from {Remote}: {Reason}", path, context.Connection.RemoteIpAddress,
-                removed is not null ? $"node {removed} was removed from the swarm"
-                : peer is null ? "no valid swarm certificate" : "not a manager certificate");
-            if (context.Request.ContentType?.StartsWith("application/grpc", StringComparison.Ordinal) == true)
-            {
-                context.Response.StatusCode = StatusCodes.Status200OK;
-                context.Response.ContentType = "application/grpc";
-                if (removed is not null)
-                {
-                    // Tell a removed node why, in Docker's words, so that it stops trying.
-                    context.Response.AppendTrailer("grpc-status", ((int)Grpc.Core.StatusCode.PermissionDenied).ToString());
-                    context.Response.AppendTrailer("grpc-message", $"Permission denied: node {removed} was removed from swarm");
-                    context.Response.AppendTrailer(Control.ErrorInterceptor.ErrorIdKey, "SwarmNodeRemoved");
-                    context.Response.AppendTrailer(Control.ErrorInterceptor.CategoryKey, nameof(PSSwarm.Core.SwarmErrorKind.PermissionDenied));
-                    return;
-                }
-                context.Response.AppendTrailer("grpc-status", ((int)Grpc.Core.StatusCode.Unauthenticated).ToString());
-                context.Response.AppendTrailer("grpc-message", "a certificate issued by this swarm is required");
-                return;
-            }
-            context.Response.StatusCode = StatusCodes.Status403Forbidden;
-            return;
-        }
+        var remote = context.Connection.RemoteIpAddress?.ToString() ?? "?";
+        if (decision.Refusal is not (Refusal.NoRoute or Refusal.NotReady))
+            refusals.Warning($"{remote} {decision.Refusal} {key}", "Refused {Endpoint} from {Remote}: {Reason}",
+                key ?? context.Request.Path.Value, remote, decision.Reason);
+        await RefuseAsync(context, decision).ConfigureAwait(false);
+    }
 
-        context.Items[PeerItem] = peer;
-        await next(context).ConfigureAwait(false);
+    private static Task RefuseAsync(HttpContext context, AccessDecision decision)
+    {
+        var response = context.Response;
+        if (context.Request.ContentType?.StartsWith("application/grpc", StringComparison.OrdinalIgnoreCase) == true)
+        {
+            var (status, message, id, category) = decision.Refusal switch
+            {
+                Refusal.NoRoute => (Grpc.Core.StatusCode.Unimplemented, "no such method", "SwarmNoSuchMethod", Core.SwarmErrorKind.NotImplemented),
+                Refusal.NotReady => (Grpc.Core.StatusCode.Unavailable, Core.SwarmErrors.ManagerStarting().Message, "SwarmManagerNotReady", Core.SwarmErrorKind.ResourceUnavailable),
+                Refusal.Unauthenticated => (Grpc.Core.StatusCode.Unauthenticated, "a certificate issued by this swarm is required", "SwarmUnauthenticated", Core.SwarmErrorKind.AuthenticationError),
+                // Docker's words, so that a removed node stops trying.
+                Refusal.Removed => (Grpc.Core.StatusCode.PermissionDenied, $"Permission denied: node {decision.Peer?.NodeId} was removed from swarm", "SwarmNodeRemoved", Core.SwarmErrorKind.PermissionDenied),
+                _ => (Grpc.Core.StatusCode.PermissionDenied, $"Permission denied: {decision.Reason}", "SwarmPermissionDenied", Core.SwarmErrorKind.PermissionDenied),
+            };
+            response.StatusCode = StatusCodes.Status200OK;
+            response.ContentType = "application/grpc";
+            response.AppendTrailer("grpc-status", ((int)status).ToString(System.Globalization.CultureInfo.InvariantCulture));
+            response.AppendTrailer("grpc-message", Uri.EscapeDataString(message));
+            response.AppendTrailer(Control.ErrorInterceptor.ErrorIdKey, id);
+            response.AppendTrailer(Control.ErrorInterceptor.CategoryKey, category.ToString());
+            return Task.CompletedTask;
+        }
+        response.StatusCode = decision.Refusal switch
+        {
+            Refusal.NoRoute => StatusCodes.Status404NotFound,
+            Refusal.NotReady => StatusCodes.Status503ServiceUnavailable,
+            _ => StatusCodes.Status403Forbidden,
+        };
+        return Task.CompletedTask;
     }
 }

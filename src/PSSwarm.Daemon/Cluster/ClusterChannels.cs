@@ -1,41 +1,36 @@
 using System.Collections.Concurrent;
 using System.Net.Security;
-using System.Security.Cryptography.X509Certificates;
 using Grpc.Core;
 using Grpc.Net.Client;
 using PSSwarm.Core;
 using PSSwarm.Core.Security;
+using PSSwarm.Daemon.Ca;
 using PSSwarm.Daemon.Control;
 
 namespace PSSwarm.Daemon.Cluster;
 
 /// <summary>
-/// gRPC channels to other nodes' cluster listeners, cached per address. With a node
-/// certificate the channel authenticates mutually and accepts only servers whose
-/// certificate chains to the swarm root; without one (a joiner fetching the CA) it accepts
-/// any server, and the caller pins the CA by the token's digest.
+/// gRPC channels to other nodes' cluster listeners, cached per address. Every handshake asks the
+/// trust it was made with: a member's <see cref="NodeSecurity"/> (its current certificate; manager
+/// servers of its swarm only) or a joiner's <see cref="JoinTrust"/> (the root its token pins).
 /// </summary>
 internal sealed class ClusterChannels : IDisposable
 {
-    private readonly X509Certificate2? clientCertificate;
-    private readonly RootCA? root;
+    private readonly Func<SslClientAuthenticationOptions> ssl;
     private readonly ConcurrentDictionary<string, GrpcChannel> channels = new(StringComparer.Ordinal);
 
-    private volatile X509Certificate2? lastServerCertificate;
+    private ClusterChannels(Func<SslClientAuthenticationOptions> ssl) => this.ssl = ssl;
 
-    public ClusterChannels(X509Certificate2? clientCertificate, RootCA? root)
-    {
-        this.clientCertificate = clientCertificate;
-        this.root = root;
-    }
+    /// <summary>A member's channels: mutual TLS with its current certificate, manager servers of its swarm only.</summary>
+    public static ClusterChannels For(NodeSecurity security) => new(security.ClientOptions);
 
-    /// <summary>No client certificate, any server accepted: the caller checks <see cref="LastServerCertificate"/>.</summary>
-    public static ClusterChannels Anonymous() => new(null, null);
-
-    /// <summary>The certificate the last server presented (anonymous channels: to check it once the root is known).</summary>
-    public X509Certificate2? LastServerCertificate => lastServerCertificate;
+    /// <summary>A joiner's channels: no client certificate, servers checked by the join's pinned root.</summary>
+    public static ClusterChannels ForJoin(JoinTrust trust) => new(trust.ClientOptions);
 
     public GrpcChannel For(string address) => channels.GetOrAdd(address, Create);
+
+    /// <summary>Largest message a node accepts from a manager (the largest answer is a node's certificates).</summary>
+    public const int MaxMessageSize = 1024 * 1024;
 
     private GrpcChannel Create(string address)
     {
@@ -43,31 +38,18 @@ internal sealed class ClusterChannels : IDisposable
         {
             ConnectTimeout = TimeSpan.FromSeconds(3),
             PooledConnectionIdleTimeout = TimeSpan.FromMinutes(5),
+            // New connections pick up a renewed certificate; old ones end well before it expires.
+            PooledConnectionLifetime = TimeSpan.FromMinutes(5),
             KeepAlivePingDelay = TimeSpan.FromSeconds(10),
             KeepAlivePingTimeout = TimeSpan.FromSeconds(5),
             EnableMultipleHttp2Connections = true,
-            SslOptions = new SslClientAuthenticationOptions
-            {
-                // Node certificates carry the node ID and role as DNS names, not the address:
-                // trust comes from the chain to the swarm root, checked here.
-                TargetHost = "swarm-ca",
-                RemoteCertificateValidationCallback = (_, cert, _, _) =>
-                {
-                    var leaf = cert is null ? null : cert as X509Certificate2 ?? X509CertificateLoader.LoadCertificate(cert.GetRawCertData());
-                    if (root is null)
-                    {
-                        lastServerCertificate = leaf;
-                        return true;
-                    }
-                    return leaf is not null && root.Verifies(leaf);
-                },
-                ClientCertificates = clientCertificate is null ? null : new X509CertificateCollection { clientCertificate },
-            },
+            SslOptions = ssl(),
         };
         return GrpcChannel.ForAddress($"https://{address}", new GrpcChannelOptions
         {
             HttpHandler = handler,
             DisposeHttpClient = true,
+            MaxReceiveMessageSize = MaxMessageSize,
         });
     }
 

@@ -5,29 +5,35 @@ using PSSwarm.Protocol.Cluster;
 
 namespace PSSwarm.Daemon.Cluster;
 
-/// <summary>Node sessions (the leader answers; followers say who leads).</summary>
+/// <summary>Node sessions (the leader answers; followers say who leads). Callers are current members (ClusterAccessPolicy).</summary>
 internal sealed class DispatcherService(ManagerHostAccessor accessor) : Protocol.Cluster.Dispatcher.DispatcherBase
 {
     public override async Task<HeartbeatResponse> Heartbeat(HeartbeatRequest request, ServerCallContext context)
     {
-        var peer = (PeerIdentity)context.GetHttpContext().Items[ClusterAuthMiddleware.PeerItem]!;
+        var peer = ClusterAuthMiddleware.Peer(context);
+        // What a node says of itself is bounded before it can reach the store.
+        InputLimits.ValidateIPAddress(request.Address, allowEmpty: true);
+        if (request.Hostname.Length > 0) InputLimits.ValidateHostname(request.Hostname); // empty: unchanged
+        InputLimits.ValidateVersion(request.Version);
         var host = accessor.Host;
         var node = await host.Dispatcher.HeartbeatAsync(peer.NodeId, request.Address, request.Hostname, request.Version, context.CancellationToken)
             .ConfigureAwait(false);
-        var cluster = host.State.Current.Cluster;
-        return new HeartbeatResponse
+        var spec = host.State.Current.Cluster?.Spec ?? new ClusterSpec();
+        var response = new HeartbeatResponse
         {
-            PeriodMs = (long)(cluster?.Spec.DispatcherHeartbeat ?? ClusterSpec.DefaultDispatcherHeartbeat).TotalMilliseconds,
+            PeriodMs = (long)spec.DispatcherHeartbeat.TotalMilliseconds,
             Managers = { host.ManagerAddresses() },
             DesiredManager = node.Role == NodeRole.Manager,
             Leader = host.LeaderAddress ?? "",
+            CertExpiryMs = (long)spec.CertExpiry.TotalMilliseconds,
         };
+        response.ManagerPeers.Add(NodeCAService.ManagerPeers(host));
+        return response;
     }
 
     public override async Task<LeaveSessionResponse> Leave(LeaveSessionRequest request, ServerCallContext context)
     {
-        var peer = (PeerIdentity)context.GetHttpContext().Items[ClusterAuthMiddleware.PeerItem]!;
-        await accessor.Host.Dispatcher.LeaveAsync(peer.NodeId, context.CancellationToken).ConfigureAwait(false);
+        await accessor.Host.Dispatcher.LeaveAsync(ClusterAuthMiddleware.Peer(context).NodeId, context.CancellationToken).ConfigureAwait(false);
         return new LeaveSessionResponse();
     }
 }

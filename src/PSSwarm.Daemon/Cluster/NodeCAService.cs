@@ -1,101 +1,174 @@
+using System.Security.Cryptography.X509Certificates;
 using Google.Protobuf;
 using Grpc.Core;
 using PSSwarm.Core;
 using PSSwarm.Core.Security;
 using PSSwarm.Core.State;
+using PSSwarm.Daemon.Ca;
 using PSSwarm.Daemon.Manager;
 using PSSwarm.Protocol.Cluster;
 
 namespace PSSwarm.Daemon.Cluster;
 
 /// <summary>The CA endpoints of the cluster listener (swarmkit's NodeCA).</summary>
-internal sealed class NodeCAService(PeerAuthenticator authenticator, ManagerHostAccessor accessor, ILogger<NodeCAService> logger)
+internal sealed class NodeCAService(NodeSecurity security, ManagerHostAccessor accessor, JoinLimiter limiter, ILogger<NodeCAService> logger)
     : NodeCA.NodeCABase
 {
-    private readonly ByteString rootPem = ByteString.CopyFrom(authenticator.Root.CertificatePemBytes);
+    private readonly ByteString rootPem = ByteString.CopyFrom(security.Root.CertificatePemBytes);
+    private readonly ThrottledLog refusals = new(logger, TimeSpan.FromSeconds(60));
 
     /// <summary>The exact PEM bytes whose SHA-256 is the digest in the join tokens.</summary>
     public override Task<GetRootCACertificateResponse> GetRootCACertificate(GetRootCACertificateRequest request, ServerCallContext context)
         => Task.FromResult(new GetRootCACertificateResponse { Certificate = rootPem });
 
     /// <summary>
-    /// A join: the whole token is compared in constant time (manager token first) and decides
-    /// the role; the request's own claims are ignored. The node is created through Raft.
+    /// A join: the whole token is compared in constant time (manager token first) and decides the
+    /// role; the request's own claims are ignored. The token is checked against this manager's
+    /// state before any Raft round trip; a match is confirmed after a read barrier (a token rotated
+    /// through another manager is refused at once). Failures are rate-limited per source address.
     /// </summary>
     public override async Task<IssueNodeCertificateResponse> IssueNodeCertificate(IssueNodeCertificateRequest request, ServerCallContext context)
     {
+        var remote = context.GetHttpContext().Connection.RemoteIpAddress;
+        if (!limiter.TryEnter(remote, out var retryAfter))
+        {
+            refusals.Warning($"limit {remote}", "Refusing join attempts from {Remote} for now: too many failed attempts", remote);
+            throw new SwarmException(SwarmErrorKind.LimitsExceeded, "SwarmJoinRateLimited",
+                $"too many failed join attempts from {remote}; try again in {Math.Max(1, Math.Ceiling(retryAfter.TotalSeconds)):0} s");
+        }
         var host = accessor.Host;
-        // See the newest tokens: a rotated token is refused at once by every manager.
+        if (RoleOf(request.Token, host.State.Current.Cluster ?? throw SwarmErrors.ManagerStarting()) is null)
+            throw Refuse(remote);
         await host.ReadBarrierAsync(context.CancellationToken).ConfigureAwait(false);
-        var cluster = host.State.Current.Cluster ?? throw SwarmErrors.ManagerStarting();
+        var cluster = host.State.Current.Cluster!;
+        var role = RoleOf(request.Token, cluster) ?? throw Refuse(remote);
 
-        NodeRole role;
-        var isManager = JoinToken.ConstantTimeEquals(request.Token, cluster.ManagerJoinToken);
-        var isWorker = JoinToken.ConstantTimeEquals(request.Token, cluster.WorkerJoinToken);
-        if (isManager) role = NodeRole.Manager;
-        else if (isWorker) role = NodeRole.Worker;
-        else
-        {
-            logger.LogWarning("Refused a join from {Remote}: invalid join token", context.GetHttpContext().Connection.RemoteIpAddress);
-            throw new SwarmException(SwarmErrorKind.AuthenticationError, "SwarmInvalidJoinToken",
-                "A valid join token is necessary to join this cluster");
-        }
+        InputLimits.ValidateHostname(request.Hostname);
+        InputLimits.ValidateVersion(request.Version);
+        if (request.Availability is < 0 or > 2)
+            throw SwarmErrors.InvalidArgument($"invalid availability \"{request.Availability}\", only active, pause and drain are supported");
+        if (request.PreviousCertificatePem.Length > 0)
+            return await RejoinAsync(host, cluster, role, request, context).ConfigureAwait(false);
 
-        var root = RootCA.Load(cluster.RootCACertificate, cluster.RootCAKey);
         var nodeId = Identity.NewId();
-        var now = DateTimeOffset.UtcNow;
-        string certPem;
-        try
-        {
-            certPem = root.SignNodeCertificate(request.Csr.ToByteArray(), nodeId,
-                role == NodeRole.Manager ? NodeCertificates.ManagerRole : NodeCertificates.WorkerRole, cluster.Id, cluster.Spec.CertExpiry, now);
-        }
-        catch (ArgumentException e)
-        {
-            throw SwarmErrors.InvalidArgument($"invalid certificate signing request: {e.Message}");
-        }
-        var expiry = System.Security.Cryptography.X509Certificates.X509Certificate2.CreateFromPem(certPem).NotAfter.ToUniversalTime();
+        var now = security.Clock.GetUtcNow();
+        var certPem = Sign(cluster, request.Csr.ToByteArray(), nodeId, role, now);
         var observed = context.GetHttpContext().Connection.RemoteIpAddress;
         var node = new NodeObject
         {
             Id = nodeId,
             Hostname = request.Hostname,
             Role = role,
-            Availability = request.Availability switch { 1 => NodeAvailability.Pause, 2 => NodeAvailability.Drain, _ => NodeAvailability.Active },
+            Availability = (NodeAvailability)request.Availability,
             // It just proved it is alive; its session keeps it Ready from here on.
             Status = NodeStatus.Ready,
             Address = System.Net.IPAddress.TryParse(request.AdvertiseIp, out var advertised) && !advertised.Equals(System.Net.IPAddress.Any)
+                      && !advertised.Equals(System.Net.IPAddress.IPv6Any)
                 ? advertised.ToString()
                 : observed is null ? "" : (observed.IsIPv4MappedToIPv6 ? observed.MapToIPv4() : observed).ToString(),
-            CreatedAt = now, UpdatedAt = now, CertificateExpiry = expiry, Version = request.Version,
+            CreatedAt = now, UpdatedAt = now, CertificateExpiry = ExpiryOf(certPem), Version = request.Version,
         };
         await host.ProposeAsync(new PutNodeCommand(node), context.CancellationToken).ConfigureAwait(false);
         logger.LogInformation("Node {NodeId} ({Hostname}) joined as {Role}", nodeId, request.Hostname, role);
         return Response(host, cluster, nodeId, certPem, role);
     }
 
-    /// <summary>A member's new certificate for the role the swarm now wants it in (promotion, demotion).</summary>
+    /// <summary>
+    /// A member whose certificate expired while it was off: its expired certificate (from this
+    /// root, of a node the store still lists) and a CSR signed with that certificate's key prove
+    /// which node it is; it keeps its node ID and gets a certificate for the role the store says.
+    /// A manager needs the manager token.
+    /// </summary>
+    private async Task<IssueNodeCertificateResponse> RejoinAsync(ManagerHost host, ClusterObject cluster, NodeRole tokenRole,
+        IssueNodeCertificateRequest request, ServerCallContext context)
+    {
+        X509Certificate2 previous;
+        try { previous = X509Certificate2.CreateFromPem(request.PreviousCertificatePem); }
+        catch (Exception e) when (e is System.Security.Cryptography.CryptographicException or ArgumentException)
+        {
+            throw SwarmErrors.InvalidArgument($"the previous certificate cannot be read: {e.Message}");
+        }
+        string nodeId, org;
+        try { (nodeId, _, org) = NodeCertificates.ReadIdentity(previous); }
+        catch (ArgumentException e) { throw SwarmErrors.InvalidArgument(e.Message); }
+        if (!security.Root.Verifies(previous, now: null) || org != cluster.Id)
+            throw new SwarmException(SwarmErrorKind.SecurityError, "SwarmCertificateInvalid",
+                "the previous certificate was not issued by this swarm's root CA");
+        if (!CertificateKeys.CsrUsesKeyOf(request.Csr.ToByteArray(), previous))
+            throw new SwarmException(SwarmErrorKind.SecurityError, "SwarmCertificateInvalid",
+                "the certificate signing request is not signed with the previous certificate's key");
+        var state = host.State.Current;
+        if (state.RemovedNodes.Contains(nodeId))
+            throw new SwarmException(SwarmErrorKind.PermissionDenied, "SwarmNodeRemoved", $"Permission denied: node {nodeId} was removed from swarm");
+        if (!state.Nodes.TryGetValue(nodeId, out var node))
+            throw new SwarmException(SwarmErrorKind.ObjectNotFound, "SwarmNodeNotFound", $"node {nodeId} not found");
+        if (node.Role == NodeRole.Manager && tokenRole != NodeRole.Manager)
+            throw new SwarmException(SwarmErrorKind.PermissionDenied, "SwarmManagerTokenRequired",
+                $"node {nodeId} is a manager: renew its certificate with the manager join token");
+        var now = security.Clock.GetUtcNow();
+        var certPem = Sign(cluster, request.Csr.ToByteArray(), nodeId, node.Role, now);
+        await host.ProposeAsync(new PatchNodeCommand(nodeId, now)
+        {
+            CertificateExpiry = ExpiryOf(certPem), Status = NodeStatus.Ready, StatusMessage = "",
+            Hostname = request.Hostname, Version = request.Version.Length > 0 ? request.Version : null,
+        }, context.CancellationToken).ConfigureAwait(false);
+        logger.LogInformation("Node {NodeId} ({Hostname}) came back with an expired certificate and got a new one as {Role}", nodeId, node.Hostname, node.Role);
+        return Response(host, cluster, nodeId, certPem, node.Role);
+    }
+
+    /// <summary>A member's new certificate for the role the swarm wants it in now (renewal, promotion, demotion).</summary>
     public override async Task<IssueNodeCertificateResponse> RenewNodeCertificate(RenewNodeCertificateRequest request, ServerCallContext context)
     {
-        var peer = (PeerIdentity)context.GetHttpContext().Items[ClusterAuthMiddleware.PeerItem]!;
+        var peer = ClusterAuthMiddleware.Peer(context);
         var host = accessor.Host;
         await host.ReadBarrierAsync(context.CancellationToken).ConfigureAwait(false);
         var state = host.State.Current;
         var cluster = state.Cluster ?? throw SwarmErrors.ManagerStarting();
         if (!state.Nodes.TryGetValue(peer.NodeId, out var node))
             throw new SwarmException(SwarmErrorKind.ObjectNotFound, "SwarmNodeNotFound", $"node {peer.NodeId} not found");
-        var root = RootCA.Load(cluster.RootCACertificate, cluster.RootCAKey);
-        var certPem = root.SignNodeCertificate(request.Csr.ToByteArray(), node.Id,
-            node.Role == NodeRole.Manager ? NodeCertificates.ManagerRole : NodeCertificates.WorkerRole, cluster.Id, cluster.Spec.CertExpiry);
-        var expiry = System.Security.Cryptography.X509Certificates.X509Certificate2.CreateFromPem(certPem).NotAfter.ToUniversalTime();
-        await host.ProposeAsync(new PatchNodeCommand(node.Id, DateTimeOffset.UtcNow) { CertificateExpiry = expiry }, context.CancellationToken)
+        var now = security.Clock.GetUtcNow();
+        var certPem = Sign(cluster, request.Csr.ToByteArray(), node.Id, node.Role, now);
+        await host.ProposeAsync(new PatchNodeCommand(node.Id, now) { CertificateExpiry = ExpiryOf(certPem) }, context.CancellationToken)
             .ConfigureAwait(false);
         logger.LogInformation("Issued a {Role} certificate to node {NodeId}", node.Role, node.Id);
         return Response(host, cluster, node.Id, certPem, node.Role);
     }
 
-    private static IssueNodeCertificateResponse Response(ManagerHost host, ClusterObject cluster, string nodeId, string certPem, NodeRole role)
-        => new()
+    private SwarmException Refuse(System.Net.IPAddress? remote)
+    {
+        limiter.RecordFailure(remote);
+        refusals.Warning($"token {remote}", "Refused a join from {Remote}: invalid join token", remote);
+        return new SwarmException(SwarmErrorKind.AuthenticationError, "SwarmInvalidJoinToken", "A valid join token is necessary to join this cluster");
+    }
+
+    /// <summary>The role a token admits to, compared in constant time against both (manager first), or null.</summary>
+    private static NodeRole? RoleOf(string token, ClusterObject cluster)
+    {
+        var isManager = JoinToken.ConstantTimeEquals(token, cluster.ManagerJoinToken);
+        var isWorker = JoinToken.ConstantTimeEquals(token, cluster.WorkerJoinToken);
+        return isManager ? NodeRole.Manager : isWorker ? NodeRole.Worker : null;
+    }
+
+    private static string Sign(ClusterObject cluster, byte[] csr, string nodeId, NodeRole role, DateTimeOffset now)
+    {
+        try
+        {
+            return RootCA.Load(cluster.RootCACertificate, cluster.RootCAKey).SignNodeCertificate(csr, nodeId,
+                role == NodeRole.Manager ? NodeCertificates.ManagerRole : NodeCertificates.WorkerRole, cluster.Id, cluster.Spec.CertExpiry, now);
+        }
+        catch (ArgumentException e)
+        {
+            var message = e.ParamName is null ? e.Message : e.Message.Replace($" (Parameter '{e.ParamName}')", "", StringComparison.Ordinal);
+            throw SwarmErrors.InvalidArgument(message.StartsWith("invalid certificate signing request", StringComparison.Ordinal)
+                ? message : $"invalid certificate signing request: {message}");
+        }
+    }
+
+    private static DateTimeOffset ExpiryOf(string certPem) => X509Certificate2.CreateFromPem(certPem).NotAfter.ToUniversalTime();
+
+    internal static IssueNodeCertificateResponse Response(ManagerHost host, ClusterObject cluster, string nodeId, string certPem, NodeRole role)
+    {
+        var response = new IssueNodeCertificateResponse
         {
             NodeId = nodeId,
             CertificatePem = certPem,
@@ -105,4 +178,12 @@ internal sealed class NodeCAService(PeerAuthenticator authenticator, ManagerHost
             Managers = { host.ManagerAddresses() },
             HeartbeatMs = (long)cluster.Spec.DispatcherHeartbeat.TotalMilliseconds,
         };
+        response.ManagerPeers.Add(ManagerPeers(host));
+        return response;
+    }
+
+    /// <summary>The managers with a Raft address, as the store lists them now.</summary>
+    internal static IEnumerable<ManagerPeer> ManagerPeers(ManagerHost host)
+        => host.State.Current.Nodes.Values.Where(n => n.Role == NodeRole.Manager && n.ManagerAddress.Length > 0)
+            .Select(n => new ManagerPeer { NodeId = n.Id, Address = n.ManagerAddress });
 }

@@ -50,6 +50,7 @@ internal sealed class ErrorInterceptor(ILogger<ErrorInterceptor> logger) : Inter
             SwarmErrorKind.ResourceUnavailable or SwarmErrorKind.ConnectionError => StatusCode.Unavailable,
             SwarmErrorKind.OperationTimeout => StatusCode.DeadlineExceeded,
             SwarmErrorKind.NotImplemented => StatusCode.Unimplemented,
+            SwarmErrorKind.LimitsExceeded => StatusCode.ResourceExhausted,
             _ => StatusCode.Unknown,
         };
         return new RpcException(new Status(code, e.Message), new Metadata

@@ -8,6 +8,7 @@ using Microsoft.AspNetCore.Server.Kestrel.Https;
 using PSSwarm.Core;
 using PSSwarm.Core.Security;
 using PSSwarm.Core.State;
+using PSSwarm.Daemon.Ca;
 using PSSwarm.Daemon.Cluster;
 using PSSwarm.Daemon.Control;
 using PSSwarm.Protocol.Cluster;
@@ -20,11 +21,13 @@ internal sealed record ManagerHostOptions
     public required IPEndPoint Listen { get; init; }
     /// <summary>host:port other managers use to reach this one (the Raft member address).</summary>
     public required string AdvertiseAddress { get; init; }
-    public required X509Certificate2 NodeCertificate { get; init; }
-    public required string NodeId { get; init; }
+    /// <summary>This node's certificate and the swarm's root: the listener and the Raft client ask it on every handshake.</summary>
+    public required NodeSecurity Security { get; init; }
+    public string NodeId => Security.NodeId;
     /// <summary>mTLS channels to the other managers (forwarded writes, membership changes).</summary>
     public required ClusterChannels Channels { get; init; }
-    public required PeerAuthenticator Authenticator { get; init; }
+    /// <summary>Managers (node ID to Raft address) the swarm named to this node, for a store still catching up.</summary>
+    public IReadOnlyDictionary<string, string> KnownManagers { get; init; } = new Dictionary<string, string>();
     public required string RaftDir { get; init; }
     /// <summary>True only on the node that runs Initialize-Swarm (DESIGN.md: a cold-started joiner diverges).</summary>
     public bool ColdStart { get; init; }
@@ -38,7 +41,7 @@ internal sealed record ManagerHostOptions
 /// one port, as Docker shares 2377), the DotNext Raft node and the replicated store.
 /// One instance lives from Initialize-Swarm/Join-Swarm (or a restart) until Exit-Swarm.
 /// </summary>
-internal sealed class ManagerHost : IAsyncDisposable
+internal sealed class ManagerHost : IAsyncDisposable, ISwarmView
 {
     public const string RaftPath = "/cluster-consensus/raft";
     private const string RaftClientName = "psswarm-raft";
@@ -67,6 +70,30 @@ internal sealed class ManagerHost : IAsyncDisposable
     public ManagerHostOptions Options { get; }
     public IRaftHttpCluster Cluster { get; }
     public SwarmState State => stateMachine.State;
+
+    SwarmState.Snapshot ISwarmView.State => stateMachine.State.Current;
+
+    /// <summary>
+    /// Whether a Raft address is a voting member. A manager that is not a member itself yet (it is
+    /// catching up before the configuration that adds it reaches it) cannot know: the store decides.
+    /// </summary>
+    public bool IsRaftMember(string address)
+    {
+        var members = RaftMembers;
+        return !members.Any(m => !m.IsRemote) || members.Any(m => FormatEndPoint(m.EndPoint) == address);
+    }
+
+    public IReadOnlyDictionary<string, string> KnownManagers => Options.KnownManagers;
+
+    /// <summary>A node the store lists as a manager now (true while the store is still empty and the node was named by the swarm).</summary>
+    public bool IsCurrentManager(string nodeId)
+    {
+        var state = State.Current;
+        if (state.RemovedNodes.Contains(nodeId)) return false;
+        return state.Nodes.TryGetValue(nodeId, out var node)
+            ? node.Role == NodeRole.Manager
+            : Options.KnownManagers.ContainsKey(nodeId);
+    }
     public bool IsLeader => !Cluster.LeadershipToken.IsCancellationRequested;
 
     /// <summary>The leader's Raft address as host:port, or null while there is none.</summary>
@@ -105,10 +132,12 @@ internal sealed class ManagerHost : IAsyncDisposable
             kestrel.AddServerHeader = false;
             kestrel.Listen(options.Listen, listen =>
             {
-                listen.Protocols = HttpProtocols.Http1AndHttp2;
+                // HTTP/2 only (gRPC and DotNext's Raft client both speak it): nothing on 2377 needs HTTP/1.1.
+                listen.Protocols = HttpProtocols.Http2;
                 listen.UseHttps(https =>
                 {
-                    https.ServerCertificate = options.NodeCertificate;
+                    // Asked on every handshake: a renewed certificate is served without a restart.
+                    https.ServerCertificateSelector = (_, _) => options.Security.Certificate;
                     // The handshake completes without a client certificate (root CA fetch, join);
                     // every other call checks it (ClusterAuth).
                     https.ClientCertificateMode = ClientCertificateMode.AllowCertificate;
@@ -119,23 +148,28 @@ internal sealed class ManagerHost : IAsyncDisposable
 
         var services = builder.Services;
         services.AddSingleton(options);
-        services.AddSingleton(options.Authenticator);
+        services.AddSingleton(options.Security);
         services.AddSingleton(stateMachine);
         services.AddSingleton<IStateMachine>(stateMachine);
         services.AddSingleton<IPersistentState>(wal);
         services.UsePersistentConfigurationStorage(Path.Combine(options.RaftDir, "members"));
         services.AddSingleton<ManagerHostAccessor>();
         services.AddSingleton<Dispatcher>();
-        services.AddGrpc(o => o.Interceptors.Add<ErrorInterceptor>());
+        services.AddSingleton(new JoinLimiter(TimeProvider.System));
+        services.AddGrpc(o =>
+        {
+            o.Interceptors.Add<ErrorInterceptor>();
+            // The largest legitimate message is a forwarded write or a CSR: a few KiB.
+            o.MaxReceiveMessageSize = ClusterChannels.MaxMessageSize;
+            o.MaxSendMessageSize = ClusterChannels.MaxMessageSize;
+        });
         services.AddHttpClient(RaftClientName).ConfigurePrimaryHttpMessageHandler(() => new SocketsHttpHandler
         {
             ConnectTimeout = TimeSpan.FromSeconds(2),
             PooledConnectionIdleTimeout = TimeSpan.FromMinutes(5),
-            SslOptions =
-            {
-                ClientCertificates = new X509CertificateCollection { options.NodeCertificate },
-                RemoteCertificateValidationCallback = (_, cert, _, _) => options.Authenticator.ValidateServer(cert),
-            },
+            // New connections pick up a renewed certificate; old ones end well before it expires.
+            PooledConnectionLifetime = TimeSpan.FromMinutes(5),
+            SslOptions = options.Security.ClientOptions(),
         });
         builder.JoinCluster((member, _, _) =>
         {
@@ -156,8 +190,14 @@ internal sealed class ManagerHost : IAsyncDisposable
         });
 
         var app = builder.Build();
+        // Route first, then authorize by the endpoint that matched (ClusterAccessPolicy), then run it.
+        app.UseRouting();
         app.UseMiddleware<ClusterAuthMiddleware>();
-        app.UseConsensusProtocolHandler();
+        // DotNext's Raft handler runs only as this endpoint's delegate: the route is the only way in,
+        // and the policy sees the route, not the path string (DotNext maps its path case-insensitively).
+        var raft = ((IApplicationBuilder)app).New();
+        raft.UseConsensusProtocolHandler();
+        app.MapPost(RaftPath, raft.Build()).WithMetadata(RaftEndpointMetadata.Instance);
         app.MapGrpcService<NodeCAService>();
         app.MapGrpcService<DispatcherService>();
         app.MapGrpcService<RaftControlService>();
@@ -183,6 +223,9 @@ internal sealed class ManagerHost : IAsyncDisposable
 
         var host = new ManagerHost(app, wal, stateMachine, options);
         app.Services.GetRequiredService<ManagerHostAccessor>().Host = host;
+        // Managers this node dials (Raft, forwarded writes) must be managers in the store now.
+        options.Security.IsCurrentManager = host.IsCurrentManager;
+        stateMachine.Halted += reason => host.ReportFault(reason, restart: false);
         host.Dispatcher.Start();
         return host;
     }
@@ -235,20 +278,15 @@ internal sealed class ManagerHost : IAsyncDisposable
         }
     }
 
-    /// <summary>Writes a command through the Raft log; returns once it is committed and applied here.</summary>
+    /// <summary>
+    /// Writes a command through the Raft log; returns once it is committed and applied here.
+    /// On the leader the command is first validated against the current state (nothing a replica
+    /// could fail on enters the log); a follower forwards it to the leader, which validates it.
+    /// While leadership moves (an election, a membership change) it retries for a bounded time.
+    /// </summary>
     public async Task ProposeAsync(SwarmCommand command, CancellationToken token)
     {
-        if (!await WaitForLeaderAsync(TimeSpan.FromSeconds(5), token).ConfigureAwait(false))
-            throw SwarmErrors.NoLeader();
-        await ProposeAsync(command.ToBytes(), token).ConfigureAwait(false);
-    }
-
-    /// <summary>
-    /// On the leader: append and wait for commit. On a follower: forward to the leader. While
-    /// leadership moves (an election, a membership change) it retries for a bounded time.
-    /// </summary>
-    public async Task ProposeAsync(byte[] command, CancellationToken token)
-    {
+        var bytes = command.ToBytes();
         var deadline = DateTime.UtcNow + ProposeTimeout;
         for (var attempt = 1; ; attempt++)
         {
@@ -258,13 +296,14 @@ internal sealed class ManagerHost : IAsyncDisposable
             {
                 if (IsLeader)
                 {
-                    await Cluster.ReplicateAsync(command, null, token).ConfigureAwait(false);
+                    CommandValidator.Validate(command, State.Current);
+                    await Cluster.ReplicateAsync(bytes, null, token).ConfigureAwait(false);
                     return;
                 }
                 if (LeaderAddress == Options.AdvertiseAddress)
                     throw new SwarmException(SwarmErrorKind.ResourceUnavailable, "SwarmNotLeader", "leadership is moving");
                 await ForwardAsync(async (client, t) => await new RaftControl.RaftControlClient(client)
-                    .ProposeAsync(new ProposeRequest { Command = Google.Protobuf.ByteString.CopyFrom(command) }, deadline: Deadline(), cancellationToken: t), token)
+                    .ProposeAsync(new ProposeRequest { Command = Google.Protobuf.ByteString.CopyFrom(bytes) }, deadline: Deadline(), cancellationToken: t), token)
                     .ConfigureAwait(false);
                 // Read your writes: wait until this follower has applied what the leader committed.
                 await ReadBarrierAsync(token).ConfigureAwait(false);
@@ -297,15 +336,19 @@ internal sealed class ManagerHost : IAsyncDisposable
         || e.GetType().Name.Contains("NotLeader", StringComparison.Ordinal);
 
     /// <summary>Raised (once) when the store is unusable and must be restarted; the argument says why.</summary>
-    public event Action<string>? Faulted;
+    public event Action<string, bool>? Faulted;
 
     private int faulted;
 
-    public void ReportFault(string reason)
+    /// <summary>
+    /// The store is unusable: restart it in place (the DotNext defects), or, when a restart cannot
+    /// help (an entry this version cannot read), stop it and say why.
+    /// </summary>
+    public void ReportFault(string reason, bool restart = true)
     {
         if (Interlocked.Exchange(ref faulted, 1) != 0) return;
         logger.LogError("Manager store fault: {Reason}", reason);
-        Faulted?.Invoke(reason);
+        Faulted?.Invoke(reason, restart);
     }
 
     private static DateTime Deadline() => DateTime.UtcNow.AddSeconds(15);
@@ -475,4 +518,7 @@ internal sealed class ManagerHostAccessor
         get => host ?? throw SwarmErrors.ManagerStarting();
         set => host = value;
     }
+
+    /// <summary>The swarm as the access policy sees it; null until the host exists.</summary>
+    public ISwarmView? View => host;
 }

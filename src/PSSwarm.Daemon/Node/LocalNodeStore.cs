@@ -13,6 +13,11 @@ internal sealed record LocalNodeConfig
     public required string AdvertiseAddress { get; init; }
     /// <summary>host:port of every manager this node knows, to reach the swarm after a restart.</summary>
     public List<string> Managers { get; init; } = new();
+    /// <summary>
+    /// Managers (node ID to Raft address) as the swarm last named them: a manager whose store is
+    /// still catching up trusts these for Raft until its store knows them.
+    /// </summary>
+    public Dictionary<string, string> ManagerPeers { get; init; } = new(StringComparer.Ordinal);
     public DateTimeOffset JoinedAt { get; init; }
 }
 

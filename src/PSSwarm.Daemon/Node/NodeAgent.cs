@@ -6,7 +6,8 @@ using PSSwarm.Protocol.Cluster;
 namespace PSSwarm.Daemon.Node;
 
 /// <summary>What a heartbeat told the node.</summary>
-internal sealed record HeartbeatResult(TimeSpan Period, string[] Managers, bool DesiredManager, string Leader);
+internal sealed record HeartbeatResult(TimeSpan Period, string[] Managers, bool DesiredManager, string Leader,
+    IReadOnlyDictionary<string, string> ManagerPeers, TimeSpan? CertExpiry);
 
 /// <summary>
 /// A node's session with the swarm (swarmkit's agent): heartbeats the leader at the swarm's
@@ -83,7 +84,9 @@ internal sealed class NodeAgent : IAsyncDisposable
                 if (response.Managers.Count > 0)
                     lock (gate) managers = response.Managers.ToList();
                 firstHeartbeat.TrySetResult();
-                await onHeartbeat(new HeartbeatResult(period, response.Managers.ToArray(), response.DesiredManager, response.Leader)).ConfigureAwait(false);
+                await onHeartbeat(new HeartbeatResult(period, response.Managers.ToArray(), response.DesiredManager, response.Leader,
+                    response.ManagerPeers.GroupBy(p => p.NodeId).ToDictionary(g => g.Key, g => g.First().Address, StringComparer.Ordinal),
+                    response.CertExpiryMs > 0 ? TimeSpan.FromMilliseconds(response.CertExpiryMs) : null)).ConfigureAwait(false);
                 return true;
             }
             catch (RpcException e) when (!token.IsCancellationRequested)
@@ -96,7 +99,7 @@ internal sealed class NodeAgent : IAsyncDisposable
                     queue = new Queue<string>(new[] { leader }.Concat(queue));
                     continue;
                 }
-                if (error.ErrorId == "SwarmNodeRemoved" || e.Status.Detail.Contains("was removed from swarm", StringComparison.Ordinal))
+                if (error.ErrorId == "SwarmNodeRemoved")
                 {
                     onRemoved(error.Message);
                     return false;

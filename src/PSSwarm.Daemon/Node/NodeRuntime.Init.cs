@@ -46,8 +46,8 @@ internal sealed partial class NodeRuntime
         var (listen, advertise) = ResolveAddresses(request.ListenAddress, request.AdvertiseAddress);
 
         // 2. Identity, CA, certificate, tokens.
-        var clock = System.Diagnostics.Stopwatch.StartNew();
-        var now = DateTimeOffset.UtcNow;
+        var stopwatch = System.Diagnostics.Stopwatch.StartNew();
+        var now = clock.GetUtcNow();
         var swarmId = Identity.NewId();
         var nodeId = Identity.NewId();
         var root = RootCA.Create(now);
@@ -69,13 +69,13 @@ internal sealed partial class NodeRuntime
         {
             store.Wipe();
             store.SaveCertificates(certPem, keyPem, root.CertificatePem);
-            channels = CreateChannels();
-            var tCerts = clock.Elapsed.TotalMilliseconds;
+            LoadSecurity(cfg);
+            var tCerts = stopwatch.Elapsed.TotalMilliseconds;
             host = await StartManagerAsync(cfg, coldStart: true, token).ConfigureAwait(false);
-            var tStarted = clock.Elapsed.TotalMilliseconds;
+            var tStarted = stopwatch.Elapsed.TotalMilliseconds;
             if (!await host.WaitForLeadershipAsync(TimeSpan.FromSeconds(10), token).ConfigureAwait(false))
                 throw SwarmErrors.NoLeader();
-            var tLeader = clock.Elapsed.TotalMilliseconds;
+            var tLeader = stopwatch.Elapsed.TotalMilliseconds;
             var cluster = new ClusterObject
             {
                 Id = swarmId, CreatedAt = now, UpdatedAt = now, Spec = spec,
@@ -93,7 +93,7 @@ internal sealed partial class NodeRuntime
                 .ConfigureAwait(false);
             store.SaveConfig(cfg);
             logger.LogDebug("Init timings: CA and certificates {Certs:0} ms, listener and Raft started {Started:0} ms, leader {Leader:0} ms, swarm written {Done:0} ms",
-                tCerts, tStarted, tLeader, clock.Elapsed.TotalMilliseconds);
+                tCerts, tStarted, tLeader, stopwatch.Elapsed.TotalMilliseconds);
         }
         catch
         {
@@ -112,6 +112,7 @@ internal sealed partial class NodeRuntime
         if (host is not null) await host.DisposeAsync().ConfigureAwait(false);
         channels?.Dispose();
         channels = null;
+        security = null;
         store.Wipe();
     }
 

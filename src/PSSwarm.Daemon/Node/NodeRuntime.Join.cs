@@ -4,6 +4,8 @@ using PSSwarm.Core;
 using PSSwarm.Core.Net;
 using PSSwarm.Core.Security;
 using PSSwarm.Core.State;
+using System.Security.Cryptography.X509Certificates;
+using PSSwarm.Daemon.Ca;
 using PSSwarm.Daemon.Cluster;
 using PSSwarm.Daemon.Manager;
 using PSSwarm.Protocol.Cluster;
@@ -24,9 +26,13 @@ internal sealed partial class NodeRuntime
         await gate.WaitAsync(token).ConfigureAwait(false);
         try
         {
-            // 1. Own state.
-            if (config is not null) throw SwarmErrors.AlreadyInSwarm();
-            var clock = System.Diagnostics.Stopwatch.StartNew();
+            // 1. Own state. A member whose certificate expired while it was off comes back this way.
+            if (config is not null)
+            {
+                if (!CertificateExpired()) throw SwarmErrors.AlreadyInSwarm();
+                return await RejoinAsync(config, request, token).ConfigureAwait(false);
+            }
+            var stopwatch = System.Diagnostics.Stopwatch.StartNew();
             // 2. Token format.
             if (!JoinToken.TryParse(request.Token, out var joinToken) || joinToken is null)
                 throw SwarmErrors.InvalidArgument("invalid join token");
@@ -36,38 +42,28 @@ internal sealed partial class NodeRuntime
             var availability = ProtoMapper.FromProto(request.Availability);
 
             // 3. The root CA, pinned by the token's digest; a mismatch fails at once (no retry can fix it).
-            //    One TLS connection serves the CA fetch and the join: the manager's certificate is
-            //    checked against the fetched root before the token is sent.
-            using var connection = ClusterChannels.Anonymous();
-            var (remote, rootPem) = await FetchRootCAAsync(connection, remotes, joinToken, token).ConfigureAwait(false);
-            var root = RootCA.Load(rootPem, null);
-            if (connection.LastServerCertificate is not { } served || !root.Verifies(served))
-                throw new SwarmException(SwarmErrorKind.SecurityError, "SwarmCAMismatch",
-                    $"the manager at {remote} presented a certificate that its own root CA did not issue");
-            var tCa = clock.Elapsed.TotalMilliseconds;
+            //    Every connection of the join is checked against the pinned root (JoinTrust): the
+            //    token goes only to a proven manager of that swarm, on whichever connection.
+            var trust = new JoinTrust(clock);
+            using var connection = ClusterChannels.ForJoin(trust);
+            var (remote, rootPem, root) = await FetchRootCAAsync(connection, trust, remotes, joinToken, token).ConfigureAwait(false);
+            var tCa = stopwatch.Elapsed.TotalMilliseconds;
 
             // 4. The secret: the manager compares the whole token and issues our certificate.
             var (keyPem, csr) = NodeCertificates.NewKeyAndCsr();
-            IssueNodeCertificateResponse issued;
-            try
+            var issued = await IssueAsync(connection, remote, new IssueNodeCertificateRequest
             {
-                issued = await new NodeCA.NodeCAClient(connection.For(remote)).IssueNodeCertificateAsync(new IssueNodeCertificateRequest
-                {
-                    Csr = Google.Protobuf.ByteString.CopyFrom(csr),
-                    Token = request.Token,
-                    Availability = (int)availability,
-                    Hostname = options.NodeName,
-                    Version = Version,
-                    // A literal IP is only parsed here, not resolved: interface names and
-                    // detection still wait until the secret was accepted.
-                    AdvertiseIp = LiteralIp(request.AdvertiseAddress),
-                }, deadline: DateTime.UtcNow.AddSeconds(20), cancellationToken: token).ConfigureAwait(false);
-            }
-            catch (RpcException e)
-            {
-                throw ClusterChannels.Translate(e, remote);
-            }
-            var tIssued = clock.Elapsed.TotalMilliseconds;
+                Csr = Google.Protobuf.ByteString.CopyFrom(csr),
+                Token = request.Token,
+                Availability = (int)availability,
+                Hostname = options.NodeName,
+                Version = Version,
+                // A literal IP is only parsed here, not resolved: interface names and
+                // detection still wait until the secret was accepted.
+                AdvertiseIp = LiteralIp(request.AdvertiseAddress),
+            }, token).ConfigureAwait(false);
+            var issuedCert = CheckIssued(root, issued, keyPem, nodeId: null);
+            var tIssued = stopwatch.Elapsed.TotalMilliseconds;
 
             // 5. Certificates; now, and only now, this host's addresses (a failure here tells the
             //    swarm this node is gone, so it does not linger as a live node).
@@ -77,6 +73,7 @@ internal sealed partial class NodeRuntime
                 SwarmId = issued.SwarmId, NodeId = issued.NodeId, Role = role,
                 ListenAddress = "", AdvertiseAddress = "",
                 Managers = issued.Managers.Count > 0 ? issued.Managers.ToList() : [remote],
+                ManagerPeers = PeersOf(issued),
                 JoinedAt = DateTimeOffset.UtcNow,
             };
             IPEndPoint advertise;
@@ -86,8 +83,10 @@ internal sealed partial class NodeRuntime
             try
             {
                 store.Wipe();
-                store.SaveCertificates(issued.CertificatePem, keyPem, issued.RootCaPem);
-                channels = CreateChannels();
+                // The root the token pinned is what this node keeps, not what a manager sent with the certificate.
+                store.SaveCertificates(issued.CertificatePem, keyPem, rootPem);
+                security = new NodeSecurity(root, issued.SwarmId, issued.NodeId, issuedCert, clock);
+                channels = ClusterChannels.For(security);
                 (var listen, advertise) = ResolveJoinAddresses(request, role, remote);
                 cfg = cfg with { ListenAddress = AddressResolver.Format(listen), AdvertiseAddress = AddressResolver.Format(advertise) };
                 if (role == NodeRole.Manager)
@@ -101,11 +100,11 @@ internal sealed partial class NodeRuntime
                 throw;
             }
             Commit(cfg, host);
-            var tMember = clock.Elapsed.TotalMilliseconds;
+            var tMember = stopwatch.Elapsed.TotalMilliseconds;
             // The manager created the node Ready (it just proved it is alive); the session keeps it so.
             var ready = role == NodeRole.Worker || await WaitAsync(agent!.FirstHeartbeat, TimeSpan.FromSeconds(5), token).ConfigureAwait(false);
             logger.LogDebug("Join timings: root CA {Ca:0} ms, certificate issued {Issued:0} ms, store and membership {Member:0} ms, first heartbeat {Ready:0} ms",
-                tCa, tIssued, tMember, clock.Elapsed.TotalMilliseconds);
+                tCa, tIssued, tMember, stopwatch.Elapsed.TotalMilliseconds);
             logger.LogInformation("This node joined a swarm as a {Role} ({NodeId}) via {Remote}", role.ToString().ToLowerInvariant(), cfg.NodeId, remote);
 
             if (host is not null && host.State.Current.Nodes.TryGetValue(cfg.NodeId, out var self))
@@ -151,8 +150,12 @@ internal sealed partial class NodeRuntime
         return $"{address}:{AddressResolver.DefaultPort}";
     }
 
-    /// <summary>Fetches the root CA from the first manager that answers and checks it against the token.</summary>
-    private static async Task<(string Remote, string RootPem)> FetchRootCAAsync(ClusterChannels anonymous, List<string> remotes, JoinToken joinToken, CancellationToken token)
+    /// <summary>
+    /// Fetches the root CA from the first manager that answers, checks it against the token's
+    /// digest and pins it: from then on the join's connections accept only managers of that root.
+    /// </summary>
+    private async Task<(string Remote, string RootPem, RootCA Root)> FetchRootCAAsync(ClusterChannels connection, JoinTrust trust,
+        List<string> remotes, JoinToken joinToken, CancellationToken token)
     {
         var failures = new List<string>();
         foreach (var remote in remotes)
@@ -160,7 +163,7 @@ internal sealed partial class NodeRuntime
             byte[] bytes;
             try
             {
-                var response = await new NodeCA.NodeCAClient(anonymous.For(remote))
+                var response = await new NodeCA.NodeCAClient(connection.For(remote))
                     .GetRootCACertificateAsync(new GetRootCACertificateRequest(), deadline: DateTime.UtcNow + CaFetchTimeout, cancellationToken: token)
                     .ConfigureAwait(false);
                 bytes = response.Certificate.ToByteArray();
@@ -173,10 +176,110 @@ internal sealed partial class NodeRuntime
             if (!joinToken.MatchesRootCA(bytes))
                 throw new SwarmException(SwarmErrorKind.SecurityError, "SwarmCAMismatch",
                     $"remote CA does not match fingerprint. Expected: {joinToken.ExpectedSha256Hex}");
-            return (remote, System.Text.Encoding.UTF8.GetString(bytes));
+            var rootPem = System.Text.Encoding.UTF8.GetString(bytes);
+            RootCA root;
+            try { root = RootCA.Load(rootPem, null); }
+            catch (FormatException e)
+            {
+                throw new SwarmException(SwarmErrorKind.SecurityError, "SwarmCAMismatch", $"the manager at {remote} served a root CA that cannot be read: {e.Message}");
+            }
+            trust.Pin(root, remote);
+            return (remote, rootPem, root);
         }
         throw new SwarmException(SwarmErrorKind.ConnectionError, "SwarmManagerUnreachable",
             $"could not connect to any manager of the swarm: {string.Join("; ", failures)}");
+    }
+
+    /// <summary>The join call itself, on the join's pinned connection.</summary>
+    private static async Task<IssueNodeCertificateResponse> IssueAsync(ClusterChannels connection, string remote, IssueNodeCertificateRequest request, CancellationToken token)
+    {
+        try
+        {
+            return await new NodeCA.NodeCAClient(connection.For(remote)).IssueNodeCertificateAsync(request,
+                deadline: DateTime.UtcNow.AddSeconds(20), cancellationToken: token).ConfigureAwait(false);
+        }
+        catch (RpcException e)
+        {
+            throw ClusterChannels.Translate(e, remote);
+        }
+    }
+
+    /// <summary>
+    /// The certificate a manager issued must chain to the root the token pinned, name the node and
+    /// swarm the answer names (and the node asked for, on a rejoin), carry the role the answer
+    /// says, and match the key this node generated.
+    /// </summary>
+    private X509Certificate2 CheckIssued(RootCA root, IssueNodeCertificateResponse issued, string keyPem, string? nodeId)
+    {
+        X509Certificate2 cert;
+        try { cert = NodeCertificates.LoadWithKey(issued.CertificatePem, keyPem); }
+        catch (Exception e) when (e is ArgumentException or System.Security.Cryptography.CryptographicException)
+        {
+            throw new SwarmException(SwarmErrorKind.SecurityError, "SwarmCertificateInvalid", $"the manager issued a certificate that cannot be used: {e.Message}");
+        }
+        var role = issued.Manager ? NodeCertificates.ManagerRole : NodeCertificates.WorkerRole;
+        var ok = root.Verifies(cert, clock.GetUtcNow());
+        if (ok)
+        {
+            try
+            {
+                var (cn, ou, o) = NodeCertificates.ReadIdentity(cert);
+                ok = cn == issued.NodeId && o == issued.SwarmId && ou == role && Identity.IsValid(cn) && (nodeId is null || cn == nodeId);
+            }
+            catch (ArgumentException) { ok = false; }
+        }
+        if (!ok)
+            throw new SwarmException(SwarmErrorKind.SecurityError, "SwarmCertificateInvalid",
+                "the manager issued a certificate that the swarm's root CA (pinned by the join token) did not issue for this node");
+        return cert;
+    }
+
+    private static Dictionary<string, string> PeersOf(IssueNodeCertificateResponse issued)
+        => issued.ManagerPeers.GroupBy(p => p.NodeId).ToDictionary(g => g.Key, g => g.First().Address, StringComparer.Ordinal);
+
+    /// <summary>
+    /// Join-Swarm on a member whose certificate expired while it was off: the token authenticates
+    /// the request, the expired certificate and a CSR for its key prove which node this is; the
+    /// node keeps its ID, role and data. The same pinning rules as a join apply.
+    /// </summary>
+    private async Task<Proto.Node> RejoinAsync(LocalNodeConfig cfg, Proto.JoinRequest request, CancellationToken token)
+    {
+        if (!JoinToken.TryParse(request.Token, out var joinToken) || joinToken is null)
+            throw SwarmErrors.InvalidArgument("invalid join token");
+        var remotes = request.RemoteAddresses.Select(NormalizeRemote).Where(a => a.Length > 0).Distinct().ToList();
+        if (remotes.Count == 0) remotes = cfg.Managers;
+        var (certPem, keyPem, ownRootPem) = store.LoadCertificates();
+        var trust = new JoinTrust(clock);
+        using var connection = ClusterChannels.ForJoin(trust);
+        var (remote, rootPem, root) = await FetchRootCAAsync(connection, trust, remotes, joinToken, token).ConfigureAwait(false);
+        if (rootPem != ownRootPem)
+            throw new SwarmException(SwarmErrorKind.SecurityError, "SwarmCAMismatch",
+                "the token belongs to another swarm than this node's; use Exit-Swarm -Force to leave this node's swarm first");
+        var issued = await IssueAsync(connection, remote, new IssueNodeCertificateRequest
+        {
+            Csr = Google.Protobuf.ByteString.CopyFrom(CertificateKeys.CsrForKey(keyPem)),
+            Token = request.Token,
+            Hostname = options.NodeName,
+            Version = Version,
+            PreviousCertificatePem = certPem,
+        }, token).ConfigureAwait(false);
+        var cert = CheckIssued(root, issued, keyPem, cfg.NodeId);
+        store.SaveCertificates(issued.CertificatePem, keyPem, rootPem);
+        if (security is { } s) s.Replace(cert);
+        else LoadSecurity(cfg);
+        // Fresh connections with the new certificate.
+        channels?.Dispose();
+        channels = ClusterChannels.For(security!);
+        error = null;
+        logger.LogInformation("This node's expired certificate was replaced via {Remote}; it keeps node ID {NodeId}", remote, cfg.NodeId);
+        var host = manager;
+        if (host is not null && host.State.Current.Nodes.TryGetValue(cfg.NodeId, out var self)) return ToProto(host, self);
+        return new Proto.Node
+        {
+            Id = cfg.NodeId, Hostname = options.NodeName,
+            Role = issued.Manager ? Proto.NodeRole.RoleManager : Proto.NodeRole.RoleWorker,
+            Status = Proto.NodeStatus.StatusReady, Address = HostOf(cfg.AdvertiseAddress), Version = Version, IsSelf = true,
+        };
     }
 
     /// <summary>

@@ -3,6 +3,7 @@ using System.Security.Cryptography.X509Certificates;
 using PSSwarm.Core;
 using PSSwarm.Core.Security;
 using PSSwarm.Core.State;
+using PSSwarm.Daemon.Ca;
 using PSSwarm.Daemon.Cluster;
 using PSSwarm.Daemon.Manager;
 using PSSwarm.Protocol.Cluster;
@@ -29,6 +30,11 @@ internal sealed partial class NodeRuntime : IAsyncDisposable
     private ManagerHost? manager;
     private NodeAgent? agent;
     private ClusterChannels? channels;
+    /// <summary>This node's certificate and the swarm's root while it is in a swarm: the one holder of both.</summary>
+    private NodeSecurity? security;
+    /// <summary>The clock of certificates (issuance, validity, renewal): see <see cref="SwarmClock"/>.</summary>
+    private readonly TimeProvider clock = SwarmClock.Create();
+    private Task? renewal;
     private CancellationTokenSource membership = new();
     private Task? resume;
     private volatile string? error;
@@ -110,7 +116,7 @@ internal sealed partial class NodeRuntime : IAsyncDisposable
                     ApplicationProtocols = [System.Net.Security.SslApplicationProtocol.Http2],
                 }).ConfigureAwait(false);
             });
-            using var channels = ClusterChannels.Anonymous();
+            using var channels = ClusterChannels.ForJoin(new JoinTrust(clock));
             try
             {
                 await new NodeCA.NodeCAClient(channels.For($"127.0.0.1:{port}"))
@@ -133,7 +139,7 @@ internal sealed partial class NodeRuntime : IAsyncDisposable
     {
         try
         {
-            channels = CreateChannels();
+            LoadSecurity(cfg);
         }
         catch (Exception e) when (e is InvalidDataException or ArgumentException or FormatException)
         {
@@ -173,35 +179,50 @@ internal sealed partial class NodeRuntime : IAsyncDisposable
         if (!token.IsCancellationRequested) StartAgent(cfg);
     }
 
-    private ClusterChannels CreateChannels()
+    /// <summary>Loads this node's certificates into the one trust holder, and channels that use it.</summary>
+    private void LoadSecurity(LocalNodeConfig cfg)
     {
         var (certPem, keyPem, rootPem) = store.LoadCertificates();
-        return new ClusterChannels(NodeCertificates.LoadWithKey(certPem, keyPem), RootCA.Load(rootPem, null));
+        security = new NodeSecurity(RootCA.Load(rootPem, null), cfg.SwarmId, cfg.NodeId, NodeCertificates.LoadWithKey(certPem, keyPem), clock);
+        channels?.Dispose();
+        channels = ClusterChannels.For(security);
     }
 
     private async Task<ManagerHost> StartManagerAsync(LocalNodeConfig cfg, bool coldStart, CancellationToken token)
     {
-        var (certPem, keyPem, rootPem) = store.LoadCertificates();
-        var root = RootCA.Load(rootPem, null);
-        var nodeCert = NodeCertificates.LoadWithKey(certPem, keyPem);
-        ManagerHost? host = null;
-        var authenticator = new PeerAuthenticator(root, cfg.SwarmId,
-            id => host?.State.Current.RemovedNodes.Contains(id) == true);
+        if (security is null || channels is null) LoadSecurity(cfg);
         var started = await ManagerHost.StartAsync(new ManagerHostOptions
         {
             Listen = IPEndPoint.Parse(cfg.ListenAddress),
             AdvertiseAddress = cfg.AdvertiseAddress,
-            NodeCertificate = nodeCert,
-            NodeId = cfg.NodeId,
-            Channels = channels ?? new ClusterChannels(nodeCert, root),
-            Authenticator = authenticator,
+            Security = security!,
+            Channels = channels!,
+            KnownManagers = cfg.ManagerPeers,
             RaftDir = store.RaftDir,
             ColdStart = coldStart,
             LogLevel = options.LogLevel,
         }, token).ConfigureAwait(false);
-        host = started;
-        started.Faulted += reason => _ = Task.Run(() => RestartManagerAsync(started, reason));
+        started.Faulted += (reason, restart) => _ = Task.Run(() => restart
+            ? RestartManagerAsync(started, reason)
+            : StopFaultyManagerAsync(started, reason));
         return started;
+    }
+
+    /// <summary>A store that cannot go on (an entry this version cannot read): stopped, and the node says why.</summary>
+    private async Task StopFaultyManagerAsync(ManagerHost faulty, string reason)
+    {
+        await gate.WaitAsync().ConfigureAwait(false);
+        try
+        {
+            error = $"the swarm store on this manager stopped: {reason}";
+            if (!ReferenceEquals(manager, faulty)) return;
+            manager = null;
+            await faulty.DisposeAsync().ConfigureAwait(false);
+        }
+        finally
+        {
+            gate.Release();
+        }
     }
 
     private DateTime lastManagerRestart = DateTime.MinValue;
@@ -239,6 +260,7 @@ internal sealed partial class NodeRuntime : IAsyncDisposable
     {
         var period = manager?.State.Current.Cluster?.Spec.DispatcherHeartbeat ?? ClusterSpec.DefaultDispatcherHeartbeat;
         var token = membership.Token;
+        renewal ??= Task.Run(() => RenewLoopAsync(token));
         agent = new NodeAgent(cfg.Managers, period, () => channels!, () => new HeartbeatRequest
             {
                 Address = AdvertisedIp(config ?? cfg),
@@ -261,10 +283,17 @@ internal sealed partial class NodeRuntime : IAsyncDisposable
     {
         var cfg = config;
         if (cfg is null || token.IsCancellationRequested) return Task.CompletedTask;
-        error = null;
-        if (result.Managers.Length > 0 && !result.Managers.SequenceEqual(cfg.Managers))
+        if (!CertificateExpired()) error = null;
+        desiredCertExpiry = result.CertExpiry;
+        var peers = result.ManagerPeers;
+        if ((result.Managers.Length > 0 && !result.Managers.SequenceEqual(cfg.Managers))
+            || (peers.Count > 0 && !SameManagers(peers, cfg.ManagerPeers)))
         {
-            var updated = cfg with { Managers = result.Managers.ToList() };
+            var updated = cfg with
+            {
+                Managers = result.Managers.Length > 0 ? result.Managers.ToList() : cfg.Managers,
+                ManagerPeers = peers.Count > 0 ? new Dictionary<string, string>(peers, StringComparer.Ordinal) : cfg.ManagerPeers,
+            };
             try { store.SaveConfig(updated); config = updated; }
             catch (IOException e) { logger.LogWarning("Could not save the manager list: {Error}", e.Message); }
         }
@@ -297,8 +326,11 @@ internal sealed partial class NodeRuntime : IAsyncDisposable
         agent = null;
         await Quietly(async () => { if (manager is not null) await manager.DisposeAsync().ConfigureAwait(false); }).ConfigureAwait(false);
         manager = null;
+        await Quietly(async () => { if (renewal is not null) await renewal.ConfigureAwait(false); }).ConfigureAwait(false);
+        renewal = null;
         await Quietly(() => { channels?.Dispose(); return Task.CompletedTask; }).ConfigureAwait(false);
         channels = null;
+        security = null;
         membership = new CancellationTokenSource();
     }
 

@@ -1,0 +1,39 @@
+using System.Security.Cryptography.X509Certificates;
+using Org.BouncyCastle.Pkcs;
+
+namespace PSSwarm.Daemon.Ca;
+
+internal static class CertificateKeys
+{
+    /// <summary>Whether a CSR (DER) carries the same public key as the certificate (its own signature is checked when signing).</summary>
+    public static bool CsrUsesKeyOf(byte[] csrDer, X509Certificate2 certificate)
+    {
+        try
+        {
+            var info = new Pkcs10CertificationRequest(csrDer).GetCertificationRequestInfo().SubjectPublicKeyInfo.GetDerEncoded();
+            return info.AsSpan().SequenceEqual(certificate.PublicKey.ExportSubjectPublicKeyInfo());
+        }
+        catch (Exception)
+        {
+            return false; // unreadable CSR or key: no proof
+        }
+    }
+
+    /// <summary>A PKCS#10 CSR (DER) signed with an existing PKCS#8 key (ECDSA or RSA): renewal with the same key proves possession of it.</summary>
+    public static byte[] CsrForKey(string keyPem)
+    {
+        try
+        {
+            using var ec = System.Security.Cryptography.ECDsa.Create();
+            ec.ImportFromPem(keyPem);
+            return new CertificateRequest("CN=swarm-node", ec, System.Security.Cryptography.HashAlgorithmName.SHA256).CreateSigningRequest();
+        }
+        catch (System.Security.Cryptography.CryptographicException)
+        {
+            using var rsa = System.Security.Cryptography.RSA.Create();
+            rsa.ImportFromPem(keyPem);
+            return new CertificateRequest("CN=swarm-node", rsa, System.Security.Cryptography.HashAlgorithmName.SHA256,
+                System.Security.Cryptography.RSASignaturePadding.Pkcs1).CreateSigningRequest();
+        }
+    }
+}

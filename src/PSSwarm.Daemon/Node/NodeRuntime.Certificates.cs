@@ -1,0 +1,121 @@
+using PSSwarm.Core;
+using PSSwarm.Core.Security;
+using PSSwarm.Core.State;
+using PSSwarm.Daemon.Ca;
+using PSSwarm.Protocol.Cluster;
+
+namespace PSSwarm.Daemon.Node;
+
+internal sealed partial class NodeRuntime
+{
+    /// <summary>How often the renewal loop reads the certificate clock (a comparison; the clock may be a test's).</summary>
+    private static readonly TimeSpan RenewalCheckInterval = TimeSpan.FromSeconds(1);
+
+    internal const string ExpiredMessage =
+        "Swarm certificates have expired. To replace them, run Join-Swarm -Token <token> -RemoteAddress <manager address> on this node: it keeps its node ID (a manager needs the manager token).";
+
+    private long desiredCertExpiryMs;
+
+    /// <summary>The swarm's CertExpiry as the last heartbeat told it (null until one did).</summary>
+    private TimeSpan? desiredCertExpiry
+    {
+        get => Interlocked.Read(ref desiredCertExpiryMs) is > 0 and var ms ? TimeSpan.FromMilliseconds(ms) : null;
+        set => Interlocked.Exchange(ref desiredCertExpiryMs, value is { } v ? (long)v.TotalMilliseconds : 0);
+    }
+
+    private bool CertificateExpired() => security is { } s && clock.GetUtcNow() >= s.Certificate.NotAfter.ToUniversalTime();
+
+    private static bool SameManagers(IReadOnlyDictionary<string, string> a, IReadOnlyDictionary<string, string> b)
+        => a.Count == b.Count && a.All(kv => b.TryGetValue(kv.Key, out var v) && v == kv.Value);
+
+    /// <summary>
+    /// Keeps this node's certificate valid (swarmkit's renewer): renews at a random point between
+    /// 50% and 80% of its validity, when its role or the swarm's CertExpiry no longer match it, and
+    /// when it has expired; failures back off from 5 s to 1 h.
+    /// </summary>
+    private async Task RenewLoopAsync(CancellationToken token)
+    {
+        var failures = 0;
+        var nextTry = DateTimeOffset.MinValue;
+        string? thumbprint = null;
+        var renewAt = DateTimeOffset.MaxValue;
+        while (!token.IsCancellationRequested)
+        {
+            try { await Task.Delay(RenewalCheckInterval, token).ConfigureAwait(false); }
+            catch (OperationCanceledException) { return; }
+            var s = security;
+            var cfg = config;
+            if (s is null || cfg is null || Volatile.Read(ref roleChange) != 0) continue;
+            var cert = s.Certificate;
+            var notBefore = new DateTimeOffset(cert.NotBefore.ToUniversalTime());
+            var notAfter = new DateTimeOffset(cert.NotAfter.ToUniversalTime());
+            if (cert.Thumbprint != thumbprint)
+            {
+                thumbprint = cert.Thumbprint;
+                renewAt = RenewalPolicy.RenewAt(notBefore, notAfter, Random.Shared.NextDouble());
+            }
+            var now = clock.GetUtcNow();
+            var role = cfg.Role == NodeRole.Manager ? NodeCertificates.ManagerRole : NodeCertificates.WorkerRole;
+            var reason = RenewalPolicy.Reason(now, notBefore, notAfter, renewAt, s.CertificateRole, role, desiredCertExpiry);
+            if (reason is null || now < nextTry) continue;
+            try
+            {
+                await RenewCertificateAsync(cfg, s, reason, token).ConfigureAwait(false);
+                failures = 0;
+                nextTry = DateTimeOffset.MinValue;
+            }
+            catch (Exception e) when (!token.IsCancellationRequested)
+            {
+                failures++;
+                var delay = RenewalPolicy.Backoff(failures);
+                nextTry = now + delay;
+                if (now >= notAfter) error = ExpiredMessage;
+                logger.LogWarning("Could not renew this node's certificate ({Reason}): {Error}; retrying in {Delay}", reason, e.Message, delay);
+            }
+        }
+    }
+
+    /// <summary>
+    /// A new key and certificate for this node. A manager holds the CA key in its store and signs
+    /// its own (so managers renew even without a quorum: a whole swarm left off past its expiry
+    /// comes back by starting its managers); a worker asks the leader, authenticated by its
+    /// current certificate.
+    /// </summary>
+    private async Task RenewCertificateAsync(LocalNodeConfig cfg, NodeSecurity s, string reason, CancellationToken token)
+    {
+        var (keyPem, csr) = NodeCertificates.NewKeyAndCsr();
+        string certPem;
+        var host = manager;
+        if (host is not null && host.State.Current is { Cluster: { } cluster } state
+            && state.Nodes.TryGetValue(cfg.NodeId, out var self) && self.Role == NodeRole.Manager && cfg.Role == NodeRole.Manager)
+        {
+            certPem = RootCA.Load(cluster.RootCACertificate, cluster.RootCAKey)
+                .SignNodeCertificate(csr, cfg.NodeId, NodeCertificates.ManagerRole, cluster.Id, cluster.Spec.CertExpiry, clock.GetUtcNow());
+            var expiry = System.Security.Cryptography.X509Certificates.X509Certificate2.CreateFromPem(certPem).NotAfter.ToUniversalTime();
+            // The store shows the new expiry once there is a quorum to write it; renewal does not wait for one.
+            _ = Task.Run(async () =>
+            {
+                try
+                {
+                    using var cts = CancellationTokenSource.CreateLinkedTokenSource(token);
+                    cts.CancelAfter(TimeSpan.FromSeconds(30));
+                    await host.ProposeAsync(new PatchNodeCommand(cfg.NodeId, clock.GetUtcNow()) { CertificateExpiry = expiry }, cts.Token).ConfigureAwait(false);
+                }
+                catch (Exception e) { logger.LogDebug("Recording the renewed certificate's expiry: {Error}", e.Message); }
+            }, CancellationToken.None);
+        }
+        else
+        {
+            var issued = await CallLeaderAsync(cfg.Managers, async (channel, t) => await new NodeCA.NodeCAClient(channel)
+                .RenewNodeCertificateAsync(new RenewNodeCertificateRequest { Csr = Google.Protobuf.ByteString.CopyFrom(csr) },
+                    deadline: DateTime.UtcNow.AddSeconds(10), cancellationToken: t), token).ConfigureAwait(false);
+            certPem = issued.CertificatePem;
+        }
+        // Replace checks that it is this node's, from the pinned root, before anything is saved.
+        s.Replace(NodeCertificates.LoadWithKey(certPem, keyPem));
+        store.SaveCertificates(certPem, keyPem, s.Root.CertificatePem);
+        if (error == ExpiredMessage) error = null;
+        logger.LogInformation("Renewed this node's certificate ({Reason}); the new one is valid until {NotAfter:u}", reason,
+            s.Certificate.NotAfter.ToUniversalTime());
+    }
+}
