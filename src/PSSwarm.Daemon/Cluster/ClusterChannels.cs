@@ -17,12 +17,26 @@ namespace PSSwarm.Daemon.Cluster;
 internal sealed class ClusterChannels : IDisposable
 {
     private readonly Func<SslClientAuthenticationOptions> ssl;
+    private readonly NodeSecurity? security;
     private readonly ConcurrentDictionary<string, GrpcChannel> channels = new(StringComparer.Ordinal);
 
-    private ClusterChannels(Func<SslClientAuthenticationOptions> ssl) => this.ssl = ssl;
+    private ClusterChannels(Func<SslClientAuthenticationOptions> ssl, NodeSecurity? security = null)
+    {
+        this.ssl = ssl;
+        this.security = security;
+        if (security is not null) security.Replaced += Recycle;
+    }
 
     /// <summary>A member's channels: mutual TLS with its current certificate, manager servers of its swarm only.</summary>
-    public static ClusterChannels For(NodeSecurity security) => new(security.ClientOptions);
+    public static ClusterChannels For(NodeSecurity security) => new(security.ClientOptions, security);
+
+    /// <summary>A renewed certificate: new connections from now on; calls in flight finish on the old ones.</summary>
+    private void Recycle(System.Security.Cryptography.X509Certificates.X509Certificate2 renewed)
+    {
+        var old = channels.Values.ToList();
+        channels.Clear();
+        _ = Task.Delay(TimeSpan.FromSeconds(30)).ContinueWith(_ => { foreach (var c in old) c.Dispose(); }, TaskScheduler.Default);
+    }
 
     /// <summary>A joiner's channels: no client certificate, servers checked by the join's pinned root.</summary>
     public static ClusterChannels ForJoin(JoinTrust trust) => new(trust.ClientOptions);
@@ -55,6 +69,7 @@ internal sealed class ClusterChannels : IDisposable
 
     public void Dispose()
     {
+        if (security is not null) security.Replaced -= Recycle;
         foreach (var c in channels.Values) c.Dispose();
         channels.Clear();
     }

@@ -163,14 +163,13 @@ internal sealed class ManagerHost : IAsyncDisposable, ISwarmView
             o.MaxReceiveMessageSize = ClusterChannels.MaxMessageSize;
             o.MaxSendMessageSize = ClusterChannels.MaxMessageSize;
         });
-        services.AddHttpClient(RaftClientName).ConfigurePrimaryHttpMessageHandler(() => new SocketsHttpHandler
+        services.AddHttpClient(RaftClientName).ConfigurePrimaryHttpMessageHandler(() => new RenewableHandler(options.Security, () => new SocketsHttpHandler
         {
             ConnectTimeout = TimeSpan.FromSeconds(2),
             PooledConnectionIdleTimeout = TimeSpan.FromMinutes(5),
-            // New connections pick up a renewed certificate; old ones end well before it expires.
             PooledConnectionLifetime = TimeSpan.FromMinutes(5),
             SslOptions = options.Security.ClientOptions(),
-        });
+        }));
         builder.JoinCluster((member, _, _) =>
         {
             member.PublicEndPoint = new Uri($"https://{options.AdvertiseAddress}/");

@@ -265,11 +265,9 @@ internal sealed partial class NodeRuntime
         }, token).ConfigureAwait(false);
         var cert = CheckIssued(root, issued, keyPem, cfg.NodeId);
         store.SaveCertificates(issued.CertificatePem, keyPem, rootPem);
+        // Its channels (and a manager's Raft connections) start over with the new certificate.
         if (security is { } s) s.Replace(cert);
         else LoadSecurity(cfg);
-        // Fresh connections with the new certificate.
-        channels?.Dispose();
-        channels = ClusterChannels.For(security!);
         error = null;
         logger.LogInformation("This node's expired certificate was replaced via {Remote}; it keeps node ID {NodeId}", remote, cfg.NodeId);
         var host = manager;

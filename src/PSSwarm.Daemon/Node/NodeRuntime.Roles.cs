@@ -41,13 +41,11 @@ internal sealed partial class NodeRuntime
                     deadline: DateTime.UtcNow.AddSeconds(10), cancellationToken: t), token).ConfigureAwait(false);
             if (renewed.Manager != toManager)
                 throw new SwarmException(SwarmErrorKind.InvalidOperation, "SwarmRoleChanged", "the swarm changed this node's role again; retrying");
-            // Checked against the pinned root and this node's identity before it is kept; fresh
-            // connections present it (authority comes from the store, but Raft needs a manager certificate).
+            // Checked against the pinned root and this node's identity before it is kept; channels start
+            // fresh connections that present it (authority comes from the store, but Raft needs a manager certificate).
             var s = security ?? throw SwarmErrors.ManagerStarting();
             s.Replace(NodeCertificates.LoadWithKey(renewed.CertificatePem, keyPem));
             store.SaveCertificates(renewed.CertificatePem, keyPem, s.Root.CertificatePem);
-            channels?.Dispose();
-            channels = ClusterChannels.For(s);
 
             var updated = cfg with
             {
