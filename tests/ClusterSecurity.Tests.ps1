@@ -12,7 +12,7 @@ BeforeAll {
     $m2 = Start-TestNode -Root $root -Name m2 -Ip 127.0.31.2
     $w1 = Start-TestNode -Root $root -Name w1 -Ip 127.0.31.3
     $other = Start-TestNode -Root $root -Name x1 -Ip 127.0.31.9
-    $null = Initialize-Swarm -Endpoint $m1.Endpoint -ListenAddress $m1.Listen -AdvertiseAddress $m1.Ip
+    $null = Initialize-Swarm -Endpoint $m1.Endpoint -ListenAddress $m1.Listen -AdvertiseAddress $m1.Ip -DispatcherHeartbeat '00:00:01'
     $null = Get-SwarmJoinToken -Endpoint $m1.Endpoint -Role Manager | Join-Swarm -Endpoint $m2.Endpoint -ListenAddress $m2.Listen -AdvertiseAddress $m2.Ip
     $null = Get-SwarmJoinToken -Endpoint $m1.Endpoint -Role Worker | Join-Swarm -Endpoint $w1.Endpoint -ListenAddress $w1.Listen -AdvertiseAddress $w1.Ip
     # A manager of another swarm: a valid-looking certificate from the wrong CA.
@@ -107,6 +107,26 @@ Describe 'The cluster listener' {
     Context 'when a worker calls the managers-only service' {
         It 'refuses a forwarded write from a worker certificate with PermissionDenied' {
             (Invoke-ClusterCall '/psswarm.cluster.v1.RaftControl/Propose' (Get-NodeCertificate $w1)).GrpcStatus | Should -Be 7
+        }
+    }
+
+    Context 'when nodes heartbeat and nothing changes' {
+        It 'writes nothing to the store: the worker''s UpdatedAt stays while it stays Ready' {
+            $before = Get-SwarmNode -Endpoint $m1.Endpoint -Id w1
+            $before.Status | Should -Be 'Ready'
+            Start-Sleep -Seconds 3.5   # three heartbeat periods of 1 s: what is measured is that nothing happens
+            $after = Get-SwarmNode -Endpoint $m1.Endpoint -Id w1
+            $after.Status | Should -Be 'Ready'
+            $after.UpdatedAt | Should -Be $before.UpdatedAt -Because 'a heartbeat that changes nothing must not be written through Raft'
+        }
+    }
+
+    Context 'when a user labels a node beyond the limits' {
+        It 'refuses a label key with a space, with SwarmInvalidArgument' {
+            $err = Get-ErrorRecord { Set-SwarmNode -Endpoint $m1.Endpoint -Id w1 -Label @{ 'bad key' = 'x' } }
+            $err.FullyQualifiedErrorId | Should -BeLike 'SwarmInvalidArgument*'
+            $err.CategoryInfo.Category | Should -Be 'InvalidArgument'
+            (Get-SwarmNode -Endpoint $m1.Endpoint -Id w1).Labels.ContainsKey('bad key') | Should -BeFalse
         }
     }
 

@@ -94,6 +94,11 @@ internal sealed partial class NodeRuntime
             foreach (var key in request.RemoveLabels)
                 if (!node.Labels.ContainsKey(key) && !request.AddLabels.ContainsKey(key))
                     throw SwarmErrors.InvalidArgument($"key {key} doesn't exist in node's labels");
+            // The labels the node will have, bounded here with a clear error (the leader checks again).
+            var labels = request.ReplaceLabels ? new Dictionary<string, string>() : new Dictionary<string, string>(node.Labels);
+            foreach (var key in request.RemoveLabels) labels.Remove(key);
+            foreach (var (k, v) in request.AddLabels) labels[k] = v;
+            InputLimits.ValidateLabels(labels);
             patch = patch with
             {
                 ReplaceLabels = request.ReplaceLabels,
