@@ -114,6 +114,9 @@ internal sealed class Dispatcher(ManagerHostAccessor accessor, ILogger<Dispatche
         foreach (var node in host.State.Current.Nodes.Values)
         {
             if (node.Id == self || node.Status is NodeStatus.Down or NodeStatus.Unknown || lastSeen.ContainsKey(node.Id)) continue;
+            // Changed within the last period (a node that joined while this sweep was pending): it
+            // is fresh, and the expiry loop still marks it Down if it falls silent.
+            if (node.UpdatedAt.UtcDateTime > now - Period) continue;
             await host.ProposeAsync(StatusPatch(node.Id, NodeStatus.Unknown, LeaderChange), token).ConfigureAwait(false);
         }
         logger.LogInformation("This manager leads: node sessions are now dispatched here");

@@ -492,6 +492,8 @@ internal sealed class ManagerHost : IAsyncDisposable, ISwarmView
     public async ValueTask DisposeAsync()
     {
         if (Interlocked.Exchange(ref disposed, 1) != 0) return;
+        // A stopped store no longer says who the managers are (a demoted node dials them as a worker would).
+        if (Options.Security.IsCurrentManager == IsCurrentManager) Options.Security.IsCurrentManager = null;
         Dispatcher.Dispose();
         try
         {
