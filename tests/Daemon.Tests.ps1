@@ -7,6 +7,109 @@ BeforeAll {
     Import-PSSwarmUnderTest
     $root = New-TestRoot -Name daemon
     $daemonPath = Get-PSSwarmDaemonPath
+
+    # psswarmd started directly with extra arguments, through bash for its umask (exec: the PID is psswarmd's),
+    # its output in <root>/<Name>.out/.err; registered so that Remove-TestRoot stops it by PID.
+    function Start-DirectDaemon {
+        param(
+            [Parameter(Mandatory)] [string] $Name,
+            [Parameter(Mandatory)] [string] $SocketPath,
+            [string[]] $Arguments = @(),
+            [string] $Umask = '022'
+        )
+        $dataRoot = Join-Path $root $Name
+        $endpoint = "unix://$SocketPath"
+        $psi = [System.Diagnostics.ProcessStartInfo]::new('bash')
+        $script = 'umask "$1"; out=$2; err=$3; shift 3; exec "$@" >"$out" 2>"$err"'
+        $argv = @('-c', $script, 'bash', $Umask, (Join-Path $root "$Name.out"), (Join-Path $root "$Name.err"),
+            $daemonPath, '--data-root', $dataRoot, '--host', $endpoint, '--node-name', $Name) + $Arguments
+        foreach ($a in $argv) { $psi.ArgumentList.Add($a) }
+        $psi.UseShellExecute = $false
+        $process = [System.Diagnostics.Process]::Start($psi)
+        Register-TestProcess -Root $root -ProcessId $process.Id -Name $Name -Endpoint $endpoint -DataRoot $dataRoot
+        [pscustomobject]@{
+            Name = $Name; Root = $root; Process = $process; Pid = $process.Id
+            Endpoint = $endpoint; SocketPath = $SocketPath; DataRoot = $dataRoot
+        }
+    }
+
+    # Waits (polling every 20 ms) until the daemon's endpoint answers; throws with its stderr when it exits instead.
+    function Wait-DirectDaemon {
+        param([Parameter(Mandatory)] [object] $Daemon)
+        $null = Wait-Until -TimeoutSeconds 20 -IntervalMilliseconds 20 -Because "psswarmd '$($Daemon.Name)' to answer on $($Daemon.Endpoint)" -Condition {
+            if ($Daemon.Process.HasExited) {
+                throw "psswarmd '$($Daemon.Name)' exited with $($Daemon.Process.ExitCode): $(Get-Content -Raw -ErrorAction Ignore (Join-Path $root "$($Daemon.Name).err"))"
+            }
+            $null -ne (Get-Swarm -Endpoint $Daemon.Endpoint -ErrorAction Stop)
+        }
+    }
+
+    # ModeWatcher samples a path's permission bits (stat) in a tight loop on its own thread, from before a
+    # daemon starts. DirectoryEvents records a directory's inotify events (FileSystemWatcher): a chmod or
+    # chown of an entry is a Changed event (IN_ATTRIB).
+    if (-not ('PSSwarmTest.DirectoryEvents' -as [type])) {
+        Add-Type -TypeDefinition @'
+namespace PSSwarmTest
+{
+    public sealed class ModeWatcher
+    {
+        private readonly string path;
+        private volatile bool stop;
+        private System.Threading.Thread thread;
+        public long Samples;
+        public long Present;
+        public readonly System.Collections.Concurrent.ConcurrentDictionary<string, long> Modes = new();
+
+        public ModeWatcher(string path) { this.path = path; }
+
+        public void Start()
+        {
+            thread = new System.Threading.Thread(Run) { IsBackground = true };
+            thread.Start();
+        }
+
+        public void Stop() { stop = true; thread.Join(); }
+
+        private void Run()
+        {
+            while (!stop)
+            {
+                Samples++;
+                var info = new System.IO.FileInfo(path);
+                if (!info.Exists) continue;
+                var mode = System.Convert.ToString((int)info.UnixFileMode, 8);
+                Present++;
+                Modes.AddOrUpdate(mode, 1, (_, n) => n + 1);
+            }
+        }
+    }
+
+    public sealed class DirectoryEvents : System.IDisposable
+    {
+        private readonly System.IO.FileSystemWatcher watcher;
+        private readonly System.Collections.Concurrent.ConcurrentQueue<string> events = new();
+
+        public DirectoryEvents(string directory)
+        {
+            watcher = new System.IO.FileSystemWatcher(directory);
+            watcher.NotifyFilter = System.IO.NotifyFilters.FileName | System.IO.NotifyFilters.DirectoryName |
+                System.IO.NotifyFilters.Attributes | System.IO.NotifyFilters.Security | System.IO.NotifyFilters.LastWrite |
+                System.IO.NotifyFilters.Size | System.IO.NotifyFilters.CreationTime;
+            watcher.Created += (s, e) => events.Enqueue("Created " + e.Name);
+            watcher.Changed += (s, e) => events.Enqueue("Changed " + e.Name);
+            watcher.Deleted += (s, e) => events.Enqueue("Deleted " + e.Name);
+            watcher.Renamed += (s, e) => events.Enqueue("Renamed " + e.OldName + " " + e.Name);
+            watcher.Error += (s, e) => events.Enqueue("Error " + e.GetException().Message);
+            watcher.EnableRaisingEvents = true;
+        }
+
+        public string[] Events => events.ToArray();
+
+        public void Dispose() => watcher.Dispose();
+    }
+}
+'@
+    }
 }
 
 AfterAll {
@@ -320,6 +423,155 @@ Describe 'psswarmd' {
         }
     }
 
+    Context 'when --group names the control socket''s group' {
+        BeforeAll {
+            # by name, with two missing directories above the socket
+            $byName = Start-DirectDaemon -Name g1 -SocketPath (Join-Path $root 'g1run/sub/g1.sock') -Arguments '--group', 'nogroup'
+            # by gid (-G GID), in an existing directory of another mode
+            $existingDir = Join-Path $root 'g2run'
+            $null = New-Item -ItemType Directory -Path $existingDir
+            & chmod 711 $existingDir
+            $existingGroup = & stat -c '%G' -- $existingDir
+            $byGid = Start-DirectDaemon -Name g2 -SocketPath (Join-Path $existingDir 'g2.sock') -Arguments '-G', '65534'
+            Wait-DirectDaemon $byName
+            Wait-DirectDaemon $byGid
+        }
+        AfterAll {
+            foreach ($d in @($byName, $byGid)) { if ($d) { Stop-TestNode $d } }
+        }
+
+        It 'gives the socket that group, keeps the daemon''s user as its owner and mode 0660' {
+            Get-FileKind $byName.SocketPath | Should -Be 'socket'
+            Get-FileMode $byName.SocketPath | Should -Be '660'
+            & stat -c '%G' -- $byName.SocketPath | Should -Be 'nogroup'
+            & stat -c '%U' -- $byName.SocketPath | Should -Be (& id -un)
+        }
+
+        It 'accepts a numeric gid' {
+            Get-FileKind $byGid.SocketPath | Should -Be 'socket'
+            Get-FileMode $byGid.SocketPath | Should -Be '660'
+            & stat -c '%g' -- $byGid.SocketPath | Should -Be '65534'
+        }
+
+        It 'creates each missing socket directory with mode 0750 and that group' {
+            foreach ($dir in (Join-Path $root 'g1run'), (Join-Path $root 'g1run/sub')) {
+                Get-FileKind $dir | Should -Be 'directory'
+                Get-FileMode $dir | Should -Be '750' -Because "$dir was created by psswarmd"
+                & stat -c '%G' -- $dir | Should -Be 'nogroup'
+            }
+        }
+
+        It 'leaves an existing socket directory alone' {
+            Get-FileMode $existingDir | Should -Be '711'
+            & stat -c '%G' -- $existingDir | Should -Be $existingGroup
+        }
+
+        It 'serves the endpoint' {
+            (Get-Swarm -Endpoint $byName.Endpoint).LocalNodeState | Should -Be 'Inactive'
+            (Get-Swarm -Endpoint $byGid.Endpoint).LocalNodeState | Should -Be 'Inactive'
+        }
+
+        It 'removes the socket on SIGTERM' {
+            & kill -TERM $byName.Pid
+            $byName.Process.WaitForExit(5000) | Should -BeTrue
+            $byName.Process.ExitCode | Should -Be 0
+            $byName.SocketPath | Should -Not -Exist
+            Get-FileMode (Join-Path $root 'g1run/sub') | Should -Be '750' -Because 'the directory stays'
+        }
+    }
+
+    Context 'when --group names no group' {
+        It 'exits with code 2, says so and creates nothing' {
+            $dataRoot = Join-Path $root 'g3'
+            $socket = Join-Path $root 'g3run/g3.sock'
+            $output = & $daemonPath --data-root $dataRoot --host "unix://$socket" --group=psswarm-no-such-group 2>&1
+            $LASTEXITCODE | Should -Be 2
+            ($output -join "`n") | Should -Match ([regex]::Escape('psswarmd: group "psswarm-no-such-group" not found'))
+            $dataRoot | Should -Not -Exist
+            Join-Path $root 'g3run' | Should -Not -Exist
+        }
+    }
+
+    Context 'when the socket directory is missing (under the umask 000)' {
+        BeforeAll {
+            $missing = Start-DirectDaemon -Name m1 -SocketPath (Join-Path $root 'm1run/m1.sock') -Umask '000'
+            Wait-DirectDaemon $missing
+        }
+        AfterAll { if ($missing) { Stop-TestNode $missing } }
+
+        It 'creates it with mode 0750 (not the umask''s), owned by the daemon''s user and group' {
+            $dir = Join-Path $root 'm1run'
+            Get-FileKind $dir | Should -Be 'directory'
+            Get-FileMode $dir | Should -Be '750'
+            & stat -c '%U:%G' -- $dir | Should -Be "$(& id -un):$(& id -gn)"
+        }
+
+        It 'keeps the daemon''s own group on the socket without --group, mode 0660' {
+            Get-FileMode $missing.SocketPath | Should -Be '660'
+            & stat -c '%G' -- $missing.SocketPath | Should -Be (& id -gn)
+        }
+
+        It 'puts nothing but the socket in the directory it created' {
+            @(Get-ChildItem -Force -LiteralPath (Join-Path $root 'm1run')).Name | Should -Be @('m1.sock')
+        }
+    }
+
+    Context 'when it is started under a permissive umask (000)' {
+        BeforeAll {
+            $socketDir = Join-Path $root 'u1run'
+            $null = New-Item -ItemType Directory -Path $socketDir
+            $socket = Join-Path $socketDir 'u1.sock'
+            $watcher = [PSSwarmTest.ModeWatcher]::new($socket)
+            $inotify = [PSSwarmTest.DirectoryEvents]::new($socketDir)
+            $watcher.Start()
+            try {
+                $permissive = Start-DirectDaemon -Name u1 -SocketPath $socket -Umask '000'
+                Wait-DirectDaemon $permissive
+                # the first moment the endpoint answers
+                $modeAtFirstAnswer = Get-FileMode $socket
+                Start-Sleep -Milliseconds 300 # inotify events are delivered asynchronously
+            }
+            finally {
+                $watcher.Stop()
+                $events = $inotify.Events
+                $inotify.Dispose()
+            }
+        }
+        AfterAll { if ($permissive) { Stop-TestNode $permissive } }
+
+        It 'has the socket at mode 0660 from the first moment the endpoint answers' {
+            $modeAtFirstAnswer | Should -Be '660'
+        }
+
+        It 'never shows the socket path with another mode, from the moment the process starts' {
+            $watcher.Samples | Should -BeGreaterThan 1000 -Because 'stat was polled in a tight loop'
+            $watcher.Present | Should -BeGreaterThan 0 -Because 'the socket appeared while it was watched'
+            @($watcher.Modes.Keys) | Should -Be @('660')
+        }
+
+        It 'creates the socket with its mode: no chmod or chown after it appeared (inotify)' {
+            # Deterministic where the stat loop is a sampling: a mode set after bind(2) is an IN_ATTRIB event.
+            $events | Should -Contain 'Created u1.sock' -Because "inotify must have seen the socket appear (events: $($events -join '; '))"
+            $events | Should -Not -Contain 'Changed u1.sock' -Because "the socket's mode must not change after it appeared (events: $($events -join '; '))"
+        }
+
+        It 'creates the data root with mode 0700' {
+            Get-FileMode $permissive.DataRoot | Should -Be '700'
+        }
+    }
+
+    Context 'when the socket path is taken by something that is not a socket' {
+        It 'exits with an error and leaves the file alone' {
+            $path = Join-Path $root 'r1.sock'
+            Set-Content -LiteralPath $path -Value 'not a socket'
+            $output = & $daemonPath --data-root (Join-Path $root 'r1') --host "unix://$path" 2>&1
+            $LASTEXITCODE | Should -Be 1
+            ($output -join "`n") | Should -Match 'is not a socket'
+            Get-FileKind $path | Should -Be 'regular file'
+            Get-Content -LiteralPath $path | Should -Be 'not a socket'
+        }
+    }
+
     Context 'when asked for help or given an unknown option' {
         It 'prints usage and exits 0 with --help' {
             $output = & $daemonPath --help 2>&1
@@ -327,12 +579,24 @@ Describe 'psswarmd' {
             ($output -join "`n") | Should -Match '--data-root'
             ($output -join "`n") | Should -Match '--host'
             ($output -join "`n") | Should -Match '--node-name'
+            ($output -join "`n") | Should -Match '--group'
         }
 
         It 'exits non-zero naming the bad option with --bogus' {
             $output = & $daemonPath --bogus 2>&1
             $LASTEXITCODE | Should -Not -Be 0
             ($output -join "`n") | Should -Match 'bogus'
+        }
+
+        It 'exits 2 with a clear message for a node name it would have to refuse in heartbeats (<Name>)' -ForEach @(
+            @{ Name = 'bad name' }
+            @{ Name = '-dash-first' }
+            @{ Name = 'x' * 254 }
+        ) {
+            $output = & $daemonPath --data-root (Join-Path $root 'nn') --host "unix://$(Join-Path $root 'nn.sock')" --node-name $Name 2>&1
+            $LASTEXITCODE | Should -Be 2
+            ($output -join "`n") | Should -Match 'invalid node name'
+            Test-Path (Join-Path $root 'nn.sock') | Should -BeFalse
         }
     }
 }

@@ -3,7 +3,7 @@
 # cmdlet and parameter documented in docs/en-US and in the built MAML, with examples).
 
 BeforeDiscovery {
-    $modulePath = Join-Path $PSScriptRoot '../out/PSSwarm/PSSwarm.psd1'
+    $modulePath = if ($env:PSSWARM_TEST_MODULE) { $env:PSSWARM_TEST_MODULE } else { Join-Path $PSScriptRoot '../out/PSSwarm/PSSwarm.psd1' }
     $cmdlets = @()
     if (Test-Path -LiteralPath $modulePath) {
         $module = Import-Module $modulePath -Force -PassThru -ErrorAction Stop
@@ -16,7 +16,7 @@ BeforeDiscovery {
 }
 
 BeforeAll {
-    $script:ModulePath = Join-Path $PSScriptRoot '../out/PSSwarm/PSSwarm.psd1'
+    $script:ModulePath = if ($env:PSSWARM_TEST_MODULE) { $env:PSSWARM_TEST_MODULE } else { Join-Path $PSScriptRoot '../out/PSSwarm/PSSwarm.psd1' }
     $script:DocsPath = Join-Path $PSScriptRoot '../docs/en-US'
     $script:BuildHelp = Join-Path $PSScriptRoot '../tools/Build-Help.ps1'
     # Parameters every cmdlet gets from the engine; -WhatIf and -Confirm must be documented.

@@ -1,4 +1,3 @@
-using System.Net.Sockets;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using PSSwarm.Daemon;
 using PSSwarm.Daemon.Control;
@@ -26,11 +25,13 @@ catch (ArgumentException e)
     return 2;
 }
 
+ControlSocket control;
 try
 {
     Directory.CreateDirectory(options.DataRoot, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
     File.SetUnixFileMode(options.DataRoot, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
-    PrepareSocket(options.SocketPath);
+    // Bound with mode 0660 from its first moment and given its group, before Kestrel calls listen(2) on it.
+    control = ControlSocket.Create(options.SocketPath, options.GroupId);
 }
 catch (Exception e) when (e is IOException or UnauthorizedAccessException or InvalidOperationException)
 {
@@ -48,7 +49,7 @@ builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSe
 builder.WebHost.ConfigureKestrel(k =>
 {
     k.AddServerHeader = false;
-    k.ListenUnixSocket(options.SocketPath, l => l.Protocols = HttpProtocols.Http2);
+    k.ListenHandle(control.Handle, l => l.Protocols = HttpProtocols.Http2);
 });
 builder.Services.AddSingleton(options);
 builder.Services.AddSingleton<NodeRuntime>();
@@ -61,11 +62,8 @@ var node = app.Services.GetRequiredService<NodeRuntime>();
 var log = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("psswarmd");
 app.Lifetime.ApplicationStarted.Register(() =>
 {
-    // The control socket: owner and group may use it (0660).
-    File.SetUnixFileMode(options.SocketPath,
-        UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.GroupWrite);
-    log.LogInformation("psswarmd {Version} (pid {Pid}) listening on {Host}, data root {DataRoot}, node name {NodeName}",
-        NodeRuntime.Version, Environment.ProcessId, options.Host, options.DataRoot, options.NodeName);
+    log.LogInformation("psswarmd {Version} (pid {Pid}) listening on {Host} (mode 0660, group {Group}), data root {DataRoot}, node name {NodeName}",
+        NodeRuntime.Version, Environment.ProcessId, options.Host, options.Group ?? "of the daemon", options.DataRoot, options.NodeName);
     node.WarmUp();
 });
 
@@ -81,27 +79,8 @@ catch (IOException e)
 }
 finally
 {
+    control.Dispose(); // the socket file first: no new client reaches a daemon that is going away
     await node.DisposeAsync();
-    try { File.Delete(options.SocketPath); } catch (IOException) { }
     log.LogInformation("psswarmd stopped");
 }
 return 0;
-
-// A socket file left by a killed predecessor is replaced; a live daemon on it is not.
-static void PrepareSocket(string path)
-{
-    var dir = Path.GetDirectoryName(path);
-    if (!string.IsNullOrEmpty(dir)) Directory.CreateDirectory(dir);
-    if (!File.Exists(path)) return;
-    using var probe = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
-    try
-    {
-        probe.Connect(new UnixDomainSocketEndPoint(path));
-    }
-    catch (SocketException)
-    {
-        File.Delete(path); // nobody listens: stale
-        return;
-    }
-    throw new InvalidOperationException($"another daemon is already listening on unix://{path}");
-}
