@@ -22,6 +22,10 @@ internal sealed class JoinLimiter(TimeProvider clock)
     }
 
     private readonly ConcurrentDictionary<IPAddress, Bucket> buckets = new();
+    private Cluster.ThrottledLog? log;
+
+    /// <summary>Where refused joins are logged: once a minute per address and reason, for as long as this limiter lives.</summary>
+    public Cluster.ThrottledLog Log(ILogger logger) => log ??= new Cluster.ThrottledLog(logger, TimeSpan.FromSeconds(60));
 
     /// <summary>Whether an attempt from this address may be checked now; otherwise how long until it may.</summary>
     public bool TryEnter(IPAddress? address, out TimeSpan retryAfter)

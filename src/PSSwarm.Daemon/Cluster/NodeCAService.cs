@@ -15,7 +15,8 @@ internal sealed class NodeCAService(NodeSecurity security, ManagerHostAccessor a
     : NodeCA.NodeCABase
 {
     private readonly ByteString rootPem = ByteString.CopyFrom(security.Root.CertificatePemBytes);
-    private readonly ThrottledLog refusals = new(logger, TimeSpan.FromSeconds(60));
+    // gRPC services live for one call: the throttled log of refused joins lives with the limiter.
+    private ThrottledLog refusals => limiter.Log(logger);
 
     /// <summary>The exact PEM bytes whose SHA-256 is the digest in the join tokens.</summary>
     public override Task<GetRootCACertificateResponse> GetRootCACertificate(GetRootCACertificateRequest request, ServerCallContext context)

@@ -23,7 +23,12 @@ internal sealed class ErrorInterceptor(ILogger<ErrorInterceptor> logger) : Inter
         }
         catch (SwarmException e)
         {
-            logger.LogInformation("{Method} refused: {ErrorId}: {Message}", context.Method, e.ErrorId, e.Message);
+            // Wrong tokens and rate-limited joins are logged where they are refused, once per interval
+            // per address: a flood of them must not write a line each.
+            if (e.Kind is SwarmErrorKind.AuthenticationError or SwarmErrorKind.LimitsExceeded)
+                logger.LogDebug("{Method} refused: {ErrorId}: {Message}", context.Method, e.ErrorId, e.Message);
+            else
+                logger.LogInformation("{Method} refused: {ErrorId}: {Message}", context.Method, e.ErrorId, e.Message);
             throw ToRpc(e);
         }
         catch (OperationCanceledException) when (context.CancellationToken.IsCancellationRequested)
