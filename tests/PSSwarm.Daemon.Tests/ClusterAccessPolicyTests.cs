@@ -1,3 +1,4 @@
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Primitives;
 using PSSwarm.Core.Security;
 using PSSwarm.Core.State;
@@ -190,4 +191,24 @@ public class ClusterAccessPolicyTests
     [Fact]
     public void NoManagerYet_IsNotReady()
         => Assert.Equal(Refusal.NotReady, ClusterAccessPolicy.Decide(Grpc("Dispatcher", "Heartbeat"), Worker(W1), null).Refusal);
+}
+
+public class ClusterEndpointTests
+{
+    /// <summary>The endpoints the manager really maps, read back from routing: each is in the table, and each table entry is mapped.</summary>
+    [Fact]
+    public void EveryMappedEndpoint_IsNamedByTheTable_AndNothingElseIsAllowed()
+    {
+        var builder = Microsoft.AspNetCore.Builder.WebApplication.CreateSlimBuilder();
+        builder.Services.AddGrpc();
+        var app = builder.Build();
+        PSSwarm.Daemon.Manager.ManagerHost.MapClusterEndpoints(app, _ => Task.CompletedTask);
+        var endpoints = ((Microsoft.AspNetCore.Routing.IEndpointRouteBuilder)app).DataSources.SelectMany(d => d.Endpoints).ToList();
+        var keys = endpoints.Select(ClusterAccessPolicy.EndpointKey).ToList();
+        var named = keys.Where(k => ClusterAccessPolicy.Required(k) is not null).ToHashSet();
+        Assert.Equal(ClusterAccessPolicy.Table.Keys.OrderBy(k => k), named.OrderBy(k => k));
+        // Whatever else routing holds (gRPC's catch-alls for unknown methods) gets no access.
+        foreach (var endpoint in endpoints.Where(e => ClusterAccessPolicy.Required(ClusterAccessPolicy.EndpointKey(e)) is null))
+            Assert.Equal(Refusal.NoRoute, ClusterAccessPolicy.Decide(ClusterAccessPolicy.EndpointKey(endpoint), null, null).Refusal);
+    }
 }

@@ -196,10 +196,7 @@ internal sealed class ManagerHost : IAsyncDisposable, ISwarmView
         // and the policy sees the route, not the path string (DotNext maps its path case-insensitively).
         var raft = ((IApplicationBuilder)app).New();
         raft.UseConsensusProtocolHandler();
-        app.MapPost(RaftPath, raft.Build()).WithMetadata(RaftEndpointMetadata.Instance);
-        app.MapGrpcService<NodeCAService>();
-        app.MapGrpcService<DispatcherService>();
-        app.MapGrpcService<RaftControlService>();
+        MapClusterEndpoints(app, raft.Build());
 
         try
         {
@@ -227,6 +224,15 @@ internal sealed class ManagerHost : IAsyncDisposable, ISwarmView
         stateMachine.Halted += reason => host.ReportFault(reason, restart: false);
         host.Dispatcher.Start();
         return host;
+    }
+
+    /// <summary>Every endpoint of the 2377 listener; ClusterAccessPolicy's table names each of them.</summary>
+    internal static void MapClusterEndpoints(IEndpointRouteBuilder endpoints, RequestDelegate raft)
+    {
+        endpoints.MapPost(RaftPath, raft).WithMetadata(RaftEndpointMetadata.Instance);
+        endpoints.MapGrpcService<NodeCAService>();
+        endpoints.MapGrpcService<DispatcherService>();
+        endpoints.MapGrpcService<RaftControlService>();
     }
 
     /// <summary>
