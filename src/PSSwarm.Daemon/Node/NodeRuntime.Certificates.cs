@@ -53,7 +53,11 @@ internal sealed partial class NodeRuntime
             {
                 thumbprint = cert.Thumbprint;
                 renewAt = RenewalPolicy.RenewAt(notBefore, notAfter, Random.Shared.NextDouble());
+                // A new certificate (renewed, or replaced by Join-Swarm after it expired) starts without backoff.
+                failures = 0;
+                nextTry = DateTimeOffset.MinValue;
             }
+            RecordOwnExpiry(cfg, s, token);
             var now = clock.GetUtcNow();
             var role = cfg.Role == NodeRole.Manager ? NodeCertificates.ManagerRole : NodeCertificates.WorkerRole;
             var reason = RenewalPolicy.Reason(now, notBefore, notAfter, renewAt, s.CertificateRole, role, desiredCertExpiry);
@@ -69,7 +73,9 @@ internal sealed partial class NodeRuntime
                 failures++;
                 var delay = RenewalPolicy.Backoff(failures);
                 nextTry = now + delay;
-                if (now >= notAfter) error = ExpiredMessage;
+                // Only while the certificate is still the expired one: a Join-Swarm that replaced it
+                // while this attempt ran must not be undone by the attempt's failure.
+                if (now >= notAfter && ReferenceEquals(security?.Certificate, cert)) error = ExpiredMessage;
                 logger.LogWarning("Could not renew this node's certificate ({Reason}): {Error}; retrying in {Delay}", reason, e.Message, delay);
             }
         }
@@ -91,18 +97,6 @@ internal sealed partial class NodeRuntime
         {
             certPem = RootCA.Load(cluster.RootCACertificate, cluster.RootCAKey)
                 .SignNodeCertificate(csr, cfg.NodeId, NodeCertificates.ManagerRole, cluster.Id, cluster.Spec.CertExpiry, clock.GetUtcNow());
-            var expiry = System.Security.Cryptography.X509Certificates.X509Certificate2.CreateFromPem(certPem).NotAfter.ToUniversalTime();
-            // The store shows the new expiry once there is a quorum to write it; renewal does not wait for one.
-            _ = Task.Run(async () =>
-            {
-                try
-                {
-                    using var cts = CancellationTokenSource.CreateLinkedTokenSource(token);
-                    cts.CancelAfter(TimeSpan.FromSeconds(30));
-                    await host.ProposeAsync(new PatchNodeCommand(cfg.NodeId, clock.GetUtcNow()) { CertificateExpiry = expiry }, cts.Token).ConfigureAwait(false);
-                }
-                catch (Exception e) { logger.LogDebug("Recording the renewed certificate's expiry: {Error}", e.Message); }
-            }, CancellationToken.None);
         }
         else
         {
@@ -117,5 +111,40 @@ internal sealed partial class NodeRuntime
         if (error == ExpiredMessage) error = null;
         logger.LogInformation("Renewed this node's certificate ({Reason}); the new one is valid until {NotAfter:u}", reason,
             s.Certificate.NotAfter.ToUniversalTime());
+        // A manager records its new expiry itself, at once if it can (the renewal loop retries).
+        nextExpiryRecordTicks = 0;
+        RecordOwnExpiry(cfg, s, token);
+    }
+
+    // Used by the renewal loop only (RenewCertificateAsync runs inside it).
+    private Task recordingExpiry = Task.CompletedTask;
+    private long nextExpiryRecordTicks;
+
+    /// <summary>
+    /// On a manager: makes the store list this node's current certificate expiry (Get-SwarmNode's
+    /// CertificateExpiry). A manager renews without a quorum (a whole swarm left off past its
+    /// expiry), so the write may have to wait for one: this runs on every turn of the renewal loop
+    /// and proposes the expiry while the store shows another one, one proposal at a time, at most
+    /// every 5 s (real time: it waits for Raft, not for the certificate clock).
+    /// </summary>
+    private void RecordOwnExpiry(LocalNodeConfig cfg, NodeSecurity s, CancellationToken token)
+    {
+        if (cfg.Role != NodeRole.Manager || manager is not { } host || !recordingExpiry.IsCompleted) return;
+        if (!host.State.Current.Nodes.TryGetValue(cfg.NodeId, out var self)) return;
+        var expiry = new DateTimeOffset(s.Certificate.NotAfter.ToUniversalTime());
+        if ((self.CertificateExpiry - expiry).Duration() < TimeSpan.FromSeconds(1)) return;
+        var nowTicks = Environment.TickCount64;
+        if (nowTicks < nextExpiryRecordTicks) return;
+        nextExpiryRecordTicks = nowTicks + 5000;
+        recordingExpiry = Task.Run(async () =>
+        {
+            try
+            {
+                using var cts = CancellationTokenSource.CreateLinkedTokenSource(token);
+                cts.CancelAfter(TimeSpan.FromSeconds(30));
+                await host.ProposeAsync(new PatchNodeCommand(cfg.NodeId, clock.GetUtcNow()) { CertificateExpiry = expiry }, cts.Token).ConfigureAwait(false);
+            }
+            catch (Exception e) { logger.LogDebug("Recording this node's certificate expiry (will retry): {Error}", e.Message); }
+        }, CancellationToken.None);
     }
 }
