@@ -58,18 +58,62 @@ internal sealed class LocalNodeStore(string dataRoot)
     public void SaveConfig(LocalNodeConfig config)
         => SecureFiles.WriteAtomic(ConfigPath, JsonSerializer.SerializeToUtf8Bytes(config, Json));
 
+    private const UnixFileMode PublicFile = SecureFiles.PrivateFile | UnixFileMode.GroupRead | UnixFileMode.OtherRead;
+    private string Pending(string path) => path + ".new";
+
+    /// <summary>
+    /// Replaces the node's key and certificate as a pair (renewals do it regularly): both are
+    /// written as *.new first, then renamed into place; a crash between the two renames leaves a
+    /// pending half that <see cref="LoadCertificates"/> completes, so a key never meets a
+    /// certificate it does not belong to.
+    /// </summary>
     public void SaveCertificates(string certPem, string keyPem, string rootCaPem)
     {
         SecureFiles.EnsureDirectory(CertificatesDir);
-        SecureFiles.WriteAtomic(NodeKeyPath, keyPem);
-        SecureFiles.WriteAtomic(NodeCertPath, certPem, SecureFiles.PrivateFile | UnixFileMode.GroupRead | UnixFileMode.OtherRead);
-        SecureFiles.WriteAtomic(RootCAPath, rootCaPem, SecureFiles.PrivateFile | UnixFileMode.GroupRead | UnixFileMode.OtherRead);
+        SecureFiles.WriteAtomic(RootCAPath, rootCaPem, PublicFile);
+        SecureFiles.WriteAtomic(Pending(NodeKeyPath), keyPem);
+        SecureFiles.WriteAtomic(Pending(NodeCertPath), certPem, PublicFile);
+        File.Move(Pending(NodeKeyPath), NodeKeyPath, overwrite: true);
+        File.Move(Pending(NodeCertPath), NodeCertPath, overwrite: true);
+    }
+
+    /// <summary>Finishes a pair replacement a crash interrupted, or drops an incomplete one.</summary>
+    private void CompletePendingPair()
+    {
+        var pendingCert = Pending(NodeCertPath);
+        var pendingKey = Pending(NodeKeyPath);
+        if (File.Exists(pendingCert))
+        {
+            var keyPath = File.Exists(pendingKey) ? pendingKey : NodeKeyPath;
+            if (File.Exists(keyPath) && Matches(File.ReadAllText(pendingCert), File.ReadAllText(keyPath)))
+            {
+                if (keyPath == pendingKey) File.Move(pendingKey, NodeKeyPath, overwrite: true);
+                File.Move(pendingCert, NodeCertPath, overwrite: true);
+                return;
+            }
+        }
+        if (File.Exists(pendingCert)) File.Delete(pendingCert);
+        if (File.Exists(pendingKey)) File.Delete(pendingKey);
+    }
+
+    private static bool Matches(string certPem, string keyPem)
+    {
+        try
+        {
+            using var _ = System.Security.Cryptography.X509Certificates.X509Certificate2.CreateFromPem(certPem, keyPem);
+            return true;
+        }
+        catch (Exception e) when (e is ArgumentException or System.Security.Cryptography.CryptographicException)
+        {
+            return false;
+        }
     }
 
     public (string CertPem, string KeyPem, string RootCAPem) LoadCertificates()
     {
         try
         {
+            CompletePendingPair();
             return (File.ReadAllText(NodeCertPath), File.ReadAllText(NodeKeyPath), File.ReadAllText(RootCAPath));
         }
         catch (IOException e)
