@@ -25,7 +25,7 @@ internal sealed class ClusterAuthMiddleware(RequestDelegate next, NodeSecurity s
         var key = ClusterAccessPolicy.EndpointKey(context.GetEndpoint());
         PeerIdentity? peer = null;
         if (ClusterAccessPolicy.Required(key) is { } access && access != ClusterAccess.Anonymous)
-            peer = security.Identify(await context.Connection.GetClientCertificateAsync(context.RequestAborted).ConfigureAwait(false));
+            peer = await IdentifyAsync(context).ConfigureAwait(false);
         var decision = ClusterAccessPolicy.Decide(key, peer, accessor.View,
             key == ClusterAccessPolicy.RaftEndpoint ? context.Request.Headers[ClusterAccessPolicy.RaftSenderHeader] : default);
         if (decision.Allowed)
@@ -40,6 +40,22 @@ internal sealed class ClusterAuthMiddleware(RequestDelegate next, NodeSecurity s
             refusals.Warning($"{remote} {decision.Refusal} {key}", "Refused {Endpoint} from {Remote}: {Reason}",
                 key ?? context.Request.Path.Value, remote, decision.Reason);
         await RefuseAsync(context, decision).ConfigureAwait(false);
+    }
+
+    /// <summary>What a connection's certificate proved, verified once per connection (not per request) while it is valid.</summary>
+    private sealed record VerifiedPeer(PeerIdentity? Peer, DateTimeOffset ValidUntil);
+
+    private async Task<PeerIdentity?> IdentifyAsync(HttpContext context)
+    {
+        var items = context.Features.Get<Microsoft.AspNetCore.Connections.Features.IConnectionItemsFeature>()?.Items;
+        var now = security.Clock.GetUtcNow();
+        if (items?.TryGetValue(PeerItem, out var cached) == true && cached is VerifiedPeer verified && now < verified.ValidUntil)
+            return verified.Peer;
+        var certificate = await context.Connection.GetClientCertificateAsync(context.RequestAborted).ConfigureAwait(false);
+        var peer = security.Identify(certificate);
+        if (items is not null && certificate is not null)
+            items[PeerItem] = new VerifiedPeer(peer, peer is null ? now.AddSeconds(1) : new DateTimeOffset(certificate.NotAfter.ToUniversalTime()));
+        return peer;
     }
 
     private static Task RefuseAsync(HttpContext context, AccessDecision decision)
