@@ -395,3 +395,28 @@ Describe 'A manager stopped among three' {
         Wait-AgreedLeader -Managers @($nodes.Values) | Should -Be $currentLeader.Name
     }
 }
+
+# Last of all: a manager leaves for good.
+Describe 'Exit-Swarm -Force on a follower manager' {
+    BeforeAll {
+        $leaderNow = $nodes[(Wait-AgreedLeader -Managers @($nodes.Values))]
+        $leaving = @($nodes.Values | Where-Object Name -NE $leaderNow.Name)[0]
+        $leavingId = (Get-Swarm -Endpoint $leaving.Endpoint).NodeId
+        Exit-Swarm -Endpoint $leaving.Endpoint -Force -Confirm:$false
+    }
+    AfterEach { Write-TestNodeLogOnFailure -Root $root }
+
+    It 'is listed by the leader as a Down worker without a manager address' {
+        $view = Wait-NodeView -Manager $leaderNow -Id $leavingId -TimeoutSeconds 10 -Because 'the leaving manager to be recorded as a Down worker' -Condition {
+            param($n) "$($n.Status)" -eq 'Down' -and "$($n.Role)" -eq 'Worker'
+        }
+        $view.ManagerAddress | Should -BeNullOrEmpty
+        $view.IsLeader | Should -BeFalse
+    }
+
+    It 'leaves two managers that still accept writes' {
+        Set-SwarmNode -Endpoint $leaderNow.Endpoint -Id w1 -Label @{ 'after-leave' = 'yes' }
+        @(Get-SwarmNode -Endpoint $leaderNow.Endpoint -Role Manager).Count | Should -Be 2
+        (Get-SwarmNode -Endpoint $leaderNow.Endpoint -Id w1).Labels['after-leave'] | Should -Be 'yes'
+    }
+}

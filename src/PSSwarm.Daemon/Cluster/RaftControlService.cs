@@ -47,8 +47,22 @@ internal sealed class RaftControlService(ManagerHostAccessor accessor, ILogger<R
     public override async Task<MemberResponse> RemoveMember(MemberRequest request, ServerCallContext context)
     {
         InputLimits.ValidateHostPort(request.Address, allowEmpty: false);
-        await accessor.Host.RemoveMemberAsync(request.Address, context.CancellationToken).ConfigureAwait(false);
-        logger.LogInformation("Raft member {Address} removed at the request of manager {NodeId}", request.Address, ClusterAuthMiddleware.Peer(context).NodeId);
+        var peer = ClusterAuthMiddleware.Peer(context);
+        var host = accessor.Host;
+        var self = host.State.Current.Nodes.GetValueOrDefault(peer.NodeId);
+        // A manager leaving the swarm removes itself; once out of the membership it may not write, so
+        // the leader records it as a Down worker (Exit-Swarm -Force on a manager).
+        var leaving = request.Leaving && self is not null && self.ManagerAddress == request.Address;
+        if (request.Leaving && !leaving)
+            throw new SwarmException(SwarmErrorKind.PermissionDenied, "SwarmPermissionDenied",
+                $"Permission denied: node {peer.NodeId} may only leave the Raft membership in its own name");
+        await host.RemoveMemberAsync(request.Address, context.CancellationToken).ConfigureAwait(false);
+        logger.LogInformation("Raft member {Address} removed at the request of manager {NodeId}", request.Address, peer.NodeId);
+        if (leaving)
+            await host.ProposeAsync(new PatchNodeCommand(peer.NodeId, DateTimeOffset.UtcNow)
+            {
+                Role = NodeRole.Worker, ManagerAddress = "", Status = NodeStatus.Down, StatusMessage = Manager.Dispatcher.NodeLeft,
+            }, context.CancellationToken).ConfigureAwait(false);
         return new MemberResponse();
     }
 

@@ -73,11 +73,9 @@ internal sealed partial class NodeRuntime
         cts.CancelAfter(TimeSpan.FromSeconds(10));
         try
         {
-            await host.RemoveMemberAsync(cfg.AdvertiseAddress, cts.Token).ConfigureAwait(false);
-            await host.ProposeAsync(new PatchNodeCommand(cfg.NodeId, DateTimeOffset.UtcNow)
-            {
-                Role = NodeRole.Worker, ManagerAddress = "", Status = NodeStatus.Down, StatusMessage = Manager.Dispatcher.NodeLeft,
-            }, cts.Token).ConfigureAwait(false);
+            // The leader removes this member and records the node as a Down worker: once out of the
+            // membership this node may no longer write (ClusterAccessPolicy).
+            await host.RemoveMemberAsync(cfg.AdvertiseAddress, cts.Token, leaving: true).ConfigureAwait(false);
         }
         catch (Exception e) when (e is SwarmException or OperationCanceledException or InvalidOperationException)
         {
