@@ -419,4 +419,18 @@ Describe 'Exit-Swarm -Force on a follower manager' {
         @(Get-SwarmNode -Endpoint $leaderNow.Endpoint -Role Manager).Count | Should -Be 2
         (Get-SwarmNode -Endpoint $leaderNow.Endpoint -Id w1).Labels['after-leave'] | Should -Be 'yes'
     }
+
+    It 'lets the other follower demote itself through its own endpoint' {
+        $self = @($nodes.Values | Where-Object { $_.Name -ne $leaderNow.Name -and $_.Name -ne $leaving.Name })[0]
+        $out = Set-SwarmNode -Endpoint $self.Endpoint -Id $self.Name -Role Worker -Label @{ demoted = 'itself' } -PassThru
+        $out.Role | Should -Be 'Worker'
+        $view = Wait-NodeView -Manager $leaderNow -Id $self.Name -TimeoutSeconds 10 -Because 'the self-demoted manager to be a worker on the leader' -Condition {
+            param($n) "$($n.Role)" -eq 'Worker'
+        }
+        $view.Labels['demoted'] | Should -Be 'itself'
+        $view.ManagerAddress | Should -BeNullOrEmpty
+        $null = Wait-Until -TimeoutSeconds 10 -Because "$($self.Name) to run as a worker" -Condition { -not (Get-Swarm -Endpoint $self.Endpoint).IsManager }
+        Set-SwarmNode -Endpoint $leaderNow.Endpoint -Id w1 -Label @{ 'one-manager' = 'yes' }
+        (Get-SwarmNode -Endpoint $leaderNow.Endpoint -Id w1).Labels['one-manager'] | Should -Be 'yes'
+    }
 }

@@ -50,8 +50,8 @@ internal sealed class RaftControlService(ManagerHostAccessor accessor, ILogger<R
         var peer = ClusterAuthMiddleware.Peer(context);
         var host = accessor.Host;
         var self = host.State.Current.Nodes.GetValueOrDefault(peer.NodeId);
-        // A manager leaving the swarm removes itself; once out of the membership it may not write, so
-        // the leader records it as a Down worker (Exit-Swarm -Force on a manager).
+        // A manager that demotes itself or leaves the swarm removes itself; once out of the membership
+        // it may not write, so the leader records it as a worker (Down when it left the swarm).
         var leaving = request.Leaving && self is not null && self.ManagerAddress == request.Address;
         if (request.Leaving && !leaving)
             throw new SwarmException(SwarmErrorKind.PermissionDenied, "SwarmPermissionDenied",
@@ -61,7 +61,8 @@ internal sealed class RaftControlService(ManagerHostAccessor accessor, ILogger<R
         if (leaving)
             await host.ProposeAsync(new PatchNodeCommand(peer.NodeId, DateTimeOffset.UtcNow)
             {
-                Role = NodeRole.Worker, ManagerAddress = "", Status = NodeStatus.Down, StatusMessage = Manager.Dispatcher.NodeLeft,
+                Role = NodeRole.Worker, ManagerAddress = "",
+                Status = request.LeftSwarm ? NodeStatus.Down : null, StatusMessage = request.LeftSwarm ? Manager.Dispatcher.NodeLeft : null,
             }, context.CancellationToken).ConfigureAwait(false);
         return new MemberResponse();
     }

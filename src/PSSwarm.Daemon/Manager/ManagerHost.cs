@@ -408,7 +408,7 @@ internal sealed class ManagerHost : IAsyncDisposable, ISwarmView
     /// Removes a member: on the leader directly; a leader asked to remove itself first hands
     /// leadership over, then asks the new leader; a follower forwards to the leader.
     /// </summary>
-    public async Task RemoveMemberAsync(string address, CancellationToken token, bool leaving = false)
+    public async Task RemoveMemberAsync(string address, CancellationToken token, bool leaving = false, bool leftSwarm = false)
     {
         if (IsLeader && address == Options.AdvertiseAddress)
         {
@@ -422,7 +422,7 @@ internal sealed class ManagerHost : IAsyncDisposable, ISwarmView
         if (!IsLeader)
         {
             await ForwardAsync(async (channel, t) => await new RaftControl.RaftControlClient(channel)
-                .RemoveMemberAsync(new MemberRequest { Address = address, Leaving = leaving, NodeId = leaving ? Options.NodeId : "" },
+                .RemoveMemberAsync(new MemberRequest { Address = address, Leaving = leaving, LeftSwarm = leftSwarm, NodeId = leaving ? Options.NodeId : "" },
                     deadline: Deadline(), cancellationToken: t), token).ConfigureAwait(false);
             return;
         }

@@ -75,7 +75,7 @@ internal sealed partial class NodeRuntime
         {
             // The leader removes this member and records the node as a Down worker: once out of the
             // membership this node may no longer write (ClusterAccessPolicy).
-            await host.RemoveMemberAsync(cfg.AdvertiseAddress, cts.Token, leaving: true).ConfigureAwait(false);
+            await host.RemoveMemberAsync(cfg.AdvertiseAddress, cts.Token, leaving: true, leftSwarm: true).ConfigureAwait(false);
         }
         catch (Exception e) when (e is SwarmException or OperationCanceledException or InvalidOperationException)
         {

@@ -119,6 +119,14 @@ internal sealed partial class NodeRuntime
             else if (!toManager && node.Role == NodeRole.Manager)
             {
                 CheckDemotion(state, node, await host.UnreachableMembersAsync(token).ConfigureAwait(false));
+                if (node.Id == config?.NodeId && node.ManagerAddress.Length > 0)
+                {
+                    // This manager demotes itself: its other changes first, then the leader removes it
+                    // from Raft and records it as a worker (out of the membership it may not write).
+                    if (changed) await host.ProposeAsync(patch, token).ConfigureAwait(false);
+                    await host.RemoveMemberAsync(node.ManagerAddress, token, leaving: true).ConfigureAwait(false);
+                    return ToProto(host, (host.State.Current.Nodes.GetValueOrDefault(node.Id) ?? node) with { Role = NodeRole.Worker, ManagerAddress = "" });
+                }
                 if (node.ManagerAddress.Length > 0)
                     await host.RemoveMemberAsync(node.ManagerAddress, token).ConfigureAwait(false);
                 patch = patch with { Role = NodeRole.Worker, ManagerAddress = "" };
