@@ -138,6 +138,48 @@ try {
     Report "Get-SwarmNode with $count nodes x$Calls, leader" $ls4
     $ls4f = foreach ($i in 1..$Calls) { Time { Get-SwarmNode -Endpoint $peers[1].Endpoint } }
     Report "Get-SwarmNode with $count nodes x$Calls, follower" $ls4f
+
+    # Security: legitimate calls while wrong join tokens flood the listener, from one address (the
+    # per-address limiter refuses it after 5 failures) and from 500 addresses with 5 attempts each
+    # (every attempt is checked: the cost before any slow-down).
+    ''
+    Import-Module (Join-Path $PSScriptRoot '../tests/Attack.Helpers.psm1') -Force
+    $goodToken = $workerToken.Token
+    $badToken = $goodToken.Substring(0, $goodToken.Length - 25) + (-join (1..25 | ForEach-Object { '0123456789abcdefghijklmnopqrstuvwxyz'[(Get-Random -Maximum 36)] }))
+    $badBody = [PSSwarmAttack.Wire]::GrpcFrame([PSSwarmAttack.Wire]::StringField(2, $badToken))
+    $joinPath = '/psswarm.cluster.v1.NodeCA/IssueNodeCertificate'
+    Exit-Swarm -Endpoint $peers[0].Endpoint -Force
+    Get-SwarmNode -Endpoint $endpoint | Where-Object { "$($_.Status)" -eq 'Down' } | Remove-SwarmNode -Endpoint $endpoint -Force
+    $rssMB = { [int](((Get-Content "/proc/$daemonPid/status") | Select-String '^VmRSS:\s+(\d+)').Matches[0].Groups[1].Value) / 1024 }
+    function Measure-Legit([string] $label, [scriptblock] $startFlood) {
+        $flood = & $startFlood
+        $lists = [Collections.Generic.List[double]]::new(); $joins = [Collections.Generic.List[double]]::new(); $rss = 0
+        $sw = [Diagnostics.Stopwatch]::StartNew()
+        while (-not $flood.IsCompleted -and $sw.Elapsed.TotalSeconds -lt 30) {
+            foreach ($i in 1..10) { $lists.Add((Time { Get-SwarmNode -Endpoint $endpoint })) }
+            $joins.Add((Time { $workerToken | Join-Swarm -Endpoint $peers[0].Endpoint -ListenAddress '127.0.0.202:2377' -AdvertiseAddress '127.0.0.202' }))
+            $rss = [Math]::Max($rss, (& $rssMB))
+            Exit-Swarm -Endpoint $peers[0].Endpoint -Force
+            Get-SwarmNode -Endpoint $endpoint | Where-Object { "$($_.Status)" -eq 'Down' } | Remove-SwarmNode -Endpoint $endpoint -Force
+        }
+        $results = @($flood.GetAwaiter().GetResult())
+        $statuses = $results | ForEach-Object { $_.Statuses } | Group-Object | ForEach-Object { "$($_.Name) x$($_.Count)" }
+        $attempts = ($results | Measure-Object -Property Attempts -Sum).Sum
+        $seconds = ($results | Measure-Object -Property ElapsedMs -Maximum).Maximum / 1000
+        '{0}: {1} bad join attempts in {2:0.0} s ({3:0} per s), grpc-status {4}' -f $label, $attempts, $seconds, ($attempts / [Math]::Max($seconds, 0.001)), ($statuses -join ', ')
+        Report "  Get-SwarmNode during the flood" $lists.ToArray()
+        Report "  Join-Swarm as a worker during the flood" $joins.ToArray()
+        '{0,-52} {1,9:0.0} MB' -f '  psswarmd RSS during the flood (max)', $rss
+    }
+    '{0,-52} {1,9:0.0} MB' -f 'psswarmd RSS before the floods', (& $rssMB)
+    Measure-Legit 'one address, limiter engaged' {
+        [PSSwarmAttack.Wire]::FloodAsync("${ip}:2377", '127.0.0.210', $joinPath, $badBody, 1000000, 8000, 0, 16, 3000)
+    }
+    Measure-Legit '500 addresses x 5 attempts, every token checked' {
+        [Threading.Tasks.Task]::WhenAll([Threading.Tasks.Task[PSSwarmAttack.FloodResult][]]@(foreach ($i in 0..499) {
+            [PSSwarmAttack.Wire]::FloodAsync("${ip}:2377", "127.0.$(10 + [Math]::Floor($i / 250)).$(1 + $i % 250)", $joinPath, $badBody, 5, 20000, 0, 1, 5000)
+        }))
+    }
     ''
     'Docker 20.10 on this machine kind: worker join 144 ms, manager join 620 ms, node list through its API 0.8 ms (issue #3).'
     'Docker 20.10 on this machine kind (issue #2): swarm init 150-600 ms, join-token API 0.6 ms, rotation API 9 ms, dockerd ~100 MB RSS + containerd 39 MB.'
