@@ -333,6 +333,20 @@ Describe 'When the leader stops' {
             Wait-AgreedLeader -Managers @($nodes.Values) | Should -Be $newLeaderName
         }
 
+        It 'is listed with the same Status, IsLeader and Reachability by every manager' {
+            # Reachability is the leader's view on every manager (a follower's own view of another
+            # follower went stale: the restarted node stayed Unreachable there for over a minute).
+            $views = Wait-Until -TimeoutSeconds 6 -Because 'every manager to list the same view of every node' -Condition {
+                $all = foreach ($m in $nodes.Values) {
+                    , @(Get-SwarmNode -Endpoint $m.Endpoint -ErrorAction Stop | Sort-Object Id |
+                        ForEach-Object { '{0} {1} {2} {3}' -f $_.Hostname, $_.Status, $_.IsLeader, $_.Reachability })
+                }
+                $first = $all[0] -join '; '
+                if (@($all | Where-Object { ($_ -join '; ') -ne $first }).Count -eq 0 -and $first -match "$($restarted.Name) Ready False Reachable") { , $all }
+            }
+            $views.Count | Should -Be 3
+        }
+
         It 'has caught up with the writes made while it was stopped' {
             $view = Wait-NodeView -Manager $restarted -Id w1 -TimeoutSeconds 10 -Because 'the restarted manager to catch up' -Condition {
                 param($n) $n.Labels.ContainsKey("after-$($survivors[0].Name)")

@@ -120,9 +120,13 @@ internal sealed partial class NodeRuntime
     public async Task<Proto.NodeList> ListNodesAsync(CancellationToken token)
     {
         var host = await RequireManagerAsync(token).ConfigureAwait(false);
+        // Reachability is what the leader observes (a follower never talks to the other followers,
+        // so its own view of them goes stale): every manager answers with the same view.
+        var unreachable = await host.UnreachableMembersAsync(token).ConfigureAwait(false);
         var list = new Proto.NodeList();
         foreach (var node in host.State.Current.Nodes.Values.OrderBy(n => n.Hostname, StringComparer.Ordinal).ThenBy(n => n.Id, StringComparer.Ordinal))
-            list.Nodes.Add(ToProto(host, node));
+            list.Nodes.Add(ProtoMapper.ToProto(node, host.LeaderAddress, config?.NodeId,
+                address => unreachable.Contains(address) ? DotNext.Net.Cluster.ClusterMemberStatus.Unavailable : DotNext.Net.Cluster.ClusterMemberStatus.Available));
         return list;
     }
 
