@@ -44,6 +44,9 @@ public static class CommandValidator
                 case UpdateClusterSpecCommand c:
                     ValidateUpdateClusterSpec(c, state);
                     break;
+                case RestoreStateCommand c:
+                    ValidateRestoreState(c, state);
+                    break;
                 default:
                     throw Invalid($"unknown swarm command {command.GetType().Name}");
             }
@@ -104,25 +107,7 @@ public static class CommandValidator
         if (cluster.Name != ClusterObject.DefaultName)
             throw Invalid($"invalid cluster name {InputLimits.Quote(cluster.Name)}: the cluster is named \"{ClusterObject.DefaultName}\"");
         ValidateSpec(cluster.Spec);
-
-        if (string.IsNullOrEmpty(cluster.RootCACertificate) || string.IsNullOrEmpty(cluster.RootCAKey))
-            throw Invalid("the new swarm has no root CA certificate or key");
-        if (cluster.RootCACertificate.Length > InputLimits.MaxPemLength || cluster.RootCAKey.Length > InputLimits.MaxPemLength)
-            throw Invalid($"the root CA certificate or key is longer than {InputLimits.MaxPemLength} characters");
-        try
-        {
-            // Once, at creation: a CA that cannot be loaded would fail every join from then on.
-            RootCA.Load(cluster.RootCACertificate, cluster.RootCAKey);
-        }
-        catch (Exception e) when (e is FormatException or ArgumentException)
-        {
-            throw Invalid("invalid root CA: " + e.Message);
-        }
-        var rootPem = Encoding.UTF8.GetBytes(cluster.RootCACertificate);
-        ValidateToken(cluster.WorkerJoinToken, NodeRole.Worker, rootPem);
-        ValidateToken(cluster.ManagerJoinToken, NodeRole.Manager, rootPem);
-        if (cluster.WorkerJoinToken == cluster.ManagerJoinToken)
-            throw Invalid("the worker and manager join tokens must differ");
+        ValidateTrust(cluster, "new");
 
         ValidateNode(first);
         if (first.Role != NodeRole.Manager)
@@ -199,6 +184,86 @@ public static class CommandValidator
         if (state.Cluster is null)
             throw Invalid("the swarm has no cluster object yet");
         ValidateSpec(c.Spec);
+    }
+
+    /// <summary>
+    /// The root CA (present, bounded, loadable: it signs every certificate from now on) and the two
+    /// join tokens (of that root, different from each other) of a swarm being created or restored.
+    /// </summary>
+    private static void ValidateTrust(ClusterObject cluster, string which)
+    {
+        if (string.IsNullOrEmpty(cluster.RootCACertificate) || string.IsNullOrEmpty(cluster.RootCAKey))
+            throw Invalid($"the {which} swarm has no root CA certificate or key");
+        if (cluster.RootCACertificate.Length > InputLimits.MaxPemLength || cluster.RootCAKey.Length > InputLimits.MaxPemLength)
+            throw Invalid($"the root CA certificate or key is longer than {InputLimits.MaxPemLength} characters");
+        try
+        {
+            // Once, at creation: a CA that cannot be loaded would fail every join from then on.
+            RootCA.Load(cluster.RootCACertificate, cluster.RootCAKey);
+        }
+        catch (Exception e) when (e is FormatException or ArgumentException)
+        {
+            throw Invalid("invalid root CA: " + e.Message);
+        }
+        var rootPem = Encoding.UTF8.GetBytes(cluster.RootCACertificate);
+        ValidateToken(cluster.WorkerJoinToken, NodeRole.Worker, rootPem);
+        ValidateToken(cluster.ManagerJoinToken, NodeRole.Manager, rootPem);
+        if (cluster.WorkerJoinToken == cluster.ManagerJoinToken)
+            throw Invalid("the worker and manager join tokens must differ");
+    }
+
+    /// <summary>
+    /// A restore (Initialize-Swarm -ForceNewCluster) goes into an empty store only, with a usable CA and
+    /// tokens and the surviving manager among its nodes. The objects' own fields are not checked again
+    /// against today's limits: each was accepted when it was written, and refusing one now could only
+    /// make the recovery of a swarm impossible (Apply stores them as it stores any entry).
+    /// </summary>
+    private static void ValidateRestoreState(RestoreStateCommand c, SwarmState.Snapshot state)
+    {
+        if (!RestoreStateCommand.IsEmpty(state))
+            throw Invalid("the store is not empty: a swarm state is restored only into a new store (Initialize-Swarm -ForceNewCluster)");
+        var cluster = c.Cluster ?? throw Invalid("the restored swarm has no cluster object");
+        InputLimits.ValidateId(cluster.Id, "cluster");
+        if (cluster.Spec is null)
+            throw Invalid("the swarm settings are missing");
+        ValidateTrust(cluster, "restored");
+        if (c.Nodes is null || c.Networks is null || c.RemovedNodes is null)
+            throw Invalid("the restored swarm has no list of nodes, networks or removed nodes");
+
+        var removed = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var id in c.RemovedNodes)
+        {
+            InputLimits.ValidateNodeId(id);
+            removed.Add(id);
+        }
+        var ids = new HashSet<string>(StringComparer.Ordinal);
+        var raftAddresses = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var node in c.Nodes)
+        {
+            if (node is null) throw Invalid("the restored swarm lists a node that is missing");
+            InputLimits.ValidateNodeId(node.Id);
+            if (!Enum.IsDefined(node.Role)) throw Invalid($"invalid role {(int)node.Role}");
+            if (!Enum.IsDefined(node.Availability)) throw Invalid($"invalid availability {(int)node.Availability}");
+            if (!Enum.IsDefined(node.Status)) throw Invalid($"invalid node status {(int)node.Status}");
+            if (!ids.Add(node.Id)) throw Invalid($"the restored swarm lists node {node.Id} twice");
+            if (removed.Contains(node.Id)) throw Invalid($"node {node.Id} was removed from the swarm and cannot come back");
+            if (node.Role == NodeRole.Manager && !string.IsNullOrEmpty(node.ManagerAddress) && !raftAddresses.Add(node.ManagerAddress))
+                throw Invalid($"two managers of the restored swarm have the Raft address {InputLimits.Quote(node.ManagerAddress)}");
+        }
+        var survivor = c.Nodes.FirstOrDefault(n => n.Id == c.SurvivorNodeId)
+            ?? throw Invalid($"the restored swarm does not list the manager it is restored on ({InputLimits.Quote(c.SurvivorNodeId)})");
+        if (survivor.Role != NodeRole.Manager || string.IsNullOrEmpty(survivor.ManagerAddress))
+            throw Invalid("the node a swarm is restored on must be a manager with a manager address");
+        InputLimits.ValidateHostPort(survivor.ManagerAddress, allowEmpty: false);
+
+        var networks = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var network in c.Networks)
+        {
+            if (network is null) throw Invalid("the restored swarm lists a network that is missing");
+            InputLimits.ValidateId(network.Id, "network");
+            if (string.IsNullOrEmpty(network.Name)) throw Invalid($"network {network.Id} has no name");
+            if (!networks.Add(network.Id)) throw Invalid($"the restored swarm lists network {network.Id} twice");
+        }
     }
 
     /// <summary>swarmkit controlapi validateClusterSpec, with its wording, plus bounds that keep certificate dates representable.</summary>

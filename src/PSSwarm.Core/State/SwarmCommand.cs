@@ -20,6 +20,7 @@ namespace PSSwarm.Core.State;
 [JsonDerivedType(typeof(PatchNodeCommand), "patchNode")]
 [JsonDerivedType(typeof(RemoveNodeCommand), "removeNode")]
 [JsonDerivedType(typeof(UpdateClusterSpecCommand), "updateClusterSpec")]
+[JsonDerivedType(typeof(RestoreStateCommand), "restoreState")]
 public abstract record SwarmCommand
 {
     /// <summary>
@@ -233,6 +234,97 @@ public sealed record UpdateClusterSpecCommand(ClusterSpec Spec, DateTimeOffset A
 {
     public override SwarmState.Snapshot Apply(SwarmState.Snapshot state)
         => state.Cluster is null || Spec is null ? state : state with { Cluster = state.Cluster with { Spec = Spec, UpdatedAt = At } };
+}
+
+/// <summary>
+/// Installs a whole swarm state into an empty store. It is the first command of the one-manager
+/// Raft log that <c>Initialize-Swarm -ForceNewCluster</c> starts on a surviving manager: it carries
+/// what that manager had applied (the cluster with its ID, CA, tokens and settings, the nodes, the
+/// networks, the removed node IDs), with the other managers marked lost (<see cref="ForNewCluster"/>).
+/// </summary>
+/// <remarks>
+/// Applied to a store that holds anything already, or without a cluster or without the surviving
+/// manager it names, it changes nothing: a restore never merges into a swarm, never half-creates one.
+/// </remarks>
+public sealed record RestoreStateCommand(ClusterObject Cluster, string SurvivorNodeId, DateTimeOffset At) : SwarmCommand
+{
+    /// <summary>How a lost manager's status message starts.</summary>
+    public const string LostMessagePrefix = "lost: ";
+
+    public List<NodeObject> Nodes { get; init; } = new();
+    public List<NetworkObject> Networks { get; init; } = new();
+    public List<string> RemovedNodes { get; init; } = new();
+
+    /// <summary>The status message of a manager lost when the swarm was re-created on another one.</summary>
+    public static string LostMessage(string survivorHostname)
+        => $"{LostMessagePrefix}the swarm was re-created with -ForceNewCluster on {survivorHostname}";
+
+    /// <summary>True for a store no command has filled (a restore goes only there).</summary>
+    public static bool IsEmpty(SwarmState.Snapshot state)
+        => state.Cluster is null && state.Nodes.Count == 0 && state.Networks.Count == 0 && state.RemovedNodes.Count == 0;
+
+    /// <summary>
+    /// The restore of <paramref name="saved"/> (a surviving manager's applied state) as a swarm whose
+    /// only Raft member is <paramref name="survivorNodeId"/>, at <paramref name="survivorManagerAddress"/>.
+    /// Every other manager stays a manager (so that it is listed, demoted and removed as one) but is
+    /// Down with a "lost: ..." message. Every node that is not Down gets <paramref name="at"/> as
+    /// its UpdatedAt: the new leader gives it a full session window before it counts it silent, and
+    /// does not mark it Unknown for the change of leader (its workers carry on).
+    /// </summary>
+    public static RestoreStateCommand ForNewCluster(SwarmState.Snapshot saved, string survivorNodeId, string survivorManagerAddress, DateTimeOffset at)
+    {
+        ArgumentNullException.ThrowIfNull(saved);
+        var cluster = saved.Cluster ?? throw new ArgumentException("the saved state holds no swarm", nameof(saved));
+        if (!saved.Nodes.TryGetValue(survivorNodeId, out var survivor))
+            throw new ArgumentException($"the saved state does not list node {survivorNodeId}", nameof(survivorNodeId));
+        var lost = LostMessage(survivor.Hostname.Length > 0 ? survivor.Hostname : survivor.Id);
+        var nodes = new List<NodeObject>(saved.Nodes.Count);
+        foreach (var node in saved.Nodes.Values.OrderBy(n => n.Id, StringComparer.Ordinal))
+        {
+            if (node.Id == survivorNodeId)
+                nodes.Add(node with
+                {
+                    Role = NodeRole.Manager, Status = NodeStatus.Ready, StatusMessage = "",
+                    ManagerAddress = survivorManagerAddress, UpdatedAt = at,
+                });
+            else if (node.Role == NodeRole.Manager)
+                nodes.Add(node with { Status = NodeStatus.Down, StatusMessage = lost, UpdatedAt = at });
+            else
+                nodes.Add(node.Status == NodeStatus.Down ? node : node with { UpdatedAt = at });
+        }
+        return new RestoreStateCommand(cluster, survivorNodeId, at)
+        {
+            Nodes = nodes,
+            Networks = saved.Networks.Values.OrderBy(n => n.Id, StringComparer.Ordinal).ToList(),
+            RemovedNodes = saved.RemovedNodes.Order(StringComparer.Ordinal).ToList(),
+        };
+    }
+
+    public override SwarmState.Snapshot Apply(SwarmState.Snapshot state)
+    {
+        if (!IsEmpty(state)) return state; // a restore goes into a new store only
+        var cluster = Storable(Cluster);
+        if (cluster is null || string.IsNullOrEmpty(SurvivorNodeId)) return state;
+        var removed = new HashSet<string>();
+        foreach (var id in RemovedNodes ?? [])
+        {
+            if (!string.IsNullOrEmpty(id)) removed.Add(id);
+        }
+        var nodes = new Dictionary<string, NodeObject>();
+        foreach (var candidate in Nodes ?? [])
+        {
+            // In list order, the first of two entries with one ID wins: the same on every manager.
+            if (Storable(candidate) is { } node && !removed.Contains(node.Id)) nodes.TryAdd(node.Id, node);
+        }
+        if (!nodes.TryGetValue(SurvivorNodeId, out var survivor) || survivor.Role != NodeRole.Manager)
+            return state; // no swarm without the manager that leads it
+        var networks = new Dictionary<string, NetworkObject>();
+        foreach (var candidate in Networks ?? [])
+        {
+            if (Storable(candidate) is { } network) networks.TryAdd(network.Id, network);
+        }
+        return state with { Cluster = cluster, Nodes = nodes, Networks = networks, RemovedNodes = removed };
+    }
 }
 
 /// <summary>

@@ -441,12 +441,12 @@ internal sealed class ManagerHost : IAsyncDisposable, ISwarmView
         }
     }
 
-    /// <summary>host:port of every manager in the store, the leader first.</summary>
+    /// <summary>host:port of every manager that is a Raft member, the leader first (lost managers are not handed out).</summary>
     public string[] ManagerAddresses()
     {
         var leader = LeaderAddress;
         return State.Current.Nodes.Values
-            .Where(n => n.Role == NodeRole.Manager && n.ManagerAddress.Length > 0)
+            .Where(n => n.Role == NodeRole.Manager && n.ManagerAddress.Length > 0 && IsRaftMember(n.ManagerAddress))
             .Select(n => n.ManagerAddress)
             .OrderBy(a => a == leader ? 0 : 1).ThenBy(a => a, StringComparer.Ordinal)
             .ToArray();

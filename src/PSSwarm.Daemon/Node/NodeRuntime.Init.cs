@@ -14,6 +14,8 @@ internal sealed partial class NodeRuntime
 {
     public async Task<Proto.SwarmInfo> InitAsync(Proto.InitRequest request, CancellationToken token)
     {
+        // A manager that has just started (a daemon restart) gets a moment to load its store.
+        if (request.ForceNewCluster) await WaitForManagerAsync(token).ConfigureAwait(false);
         await gate.WaitAsync(token).ConfigureAwait(false);
         try
         {
@@ -21,7 +23,7 @@ internal sealed partial class NodeRuntime
             {
                 if (!request.ForceNewCluster || config.Role != NodeRole.Manager)
                     throw SwarmErrors.AlreadyInSwarm();
-                CheckForceNewCluster();
+                await ForceNewClusterAsync(config, token).ConfigureAwait(false);
             }
             else
             {
@@ -139,15 +141,6 @@ internal sealed partial class NodeRuntime
         {
             throw SwarmErrors.InvalidArgument(e.Message);
         }
-    }
-
-    /// <summary>A single manager is already a cluster of one: -ForceNewCluster has nothing to do.</summary>
-    private void CheckForceNewCluster()
-    {
-        var host = manager ?? throw SwarmErrors.ManagerStarting(error);
-        if (host.State.Current.Nodes.Values.Count(n => n.Role == NodeRole.Manager) > 1)
-            throw new SwarmException(SwarmErrorKind.NotImplemented, "SwarmForceNewClusterNotSupported",
-                "-ForceNewCluster on a swarm with several managers is not supported yet by this version of PSSwarm.");
     }
 
     internal static ClusterSpec ValidateSpec(Proto.InitRequest request)

@@ -121,17 +121,20 @@ internal sealed partial class NodeRuntime
     {
         var host = await RequireManagerAsync(token).ConfigureAwait(false);
         // Reachability is what the leader observes (a follower never talks to the other followers,
-        // so its own view of them goes stale): every manager answers with the same view.
+        // so its own view of them goes stale): every manager answers with the same view. A manager
+        // that is not a Raft member (lost with -ForceNewCluster) is Unreachable whatever its session says.
         var unreachable = await host.UnreachableMembersAsync(token).ConfigureAwait(false);
         var list = new Proto.NodeList();
         foreach (var node in host.State.Current.Nodes.Values.OrderBy(n => n.Hostname, StringComparer.Ordinal).ThenBy(n => n.Id, StringComparer.Ordinal))
             list.Nodes.Add(ProtoMapper.ToProto(node, host.LeaderAddress, config?.NodeId,
-                address => unreachable.Contains(address) ? DotNext.Net.Cluster.ClusterMemberStatus.Unavailable : DotNext.Net.Cluster.ClusterMemberStatus.Available));
+                address => unreachable.Contains(address) || !host.IsRaftMember(address)
+                    ? DotNext.Net.Cluster.ClusterMemberStatus.Unavailable : DotNext.Net.Cluster.ClusterMemberStatus.Available));
         return list;
     }
 
     private Proto.Node ToProto(ManagerHost host, NodeObject node)
-        => ProtoMapper.ToProto(node, host.LeaderAddress, config?.NodeId, host.MemberStatus);
+        => ProtoMapper.ToProto(node, host.LeaderAddress, config?.NodeId,
+            address => host.IsRaftMember(address) ? host.MemberStatus(address) : DotNext.Net.Cluster.ClusterMemberStatus.Unavailable);
 
     public async Task<Proto.NetworkList> ListNetworksAsync(CancellationToken token)
     {

@@ -118,7 +118,7 @@ internal sealed partial class NodeRuntime
             }
             else if (!toManager && node.Role == NodeRole.Manager)
             {
-                CheckDemotion(state, node, await host.UnreachableMembersAsync(token).ConfigureAwait(false));
+                CheckDemotion(state, node, await host.UnreachableMembersAsync(token).ConfigureAwait(false), host.IsRaftMember);
                 if (node.Id == config?.NodeId && node.ManagerAddress.Length > 0)
                 {
                     // This manager demotes itself: its other changes first, then the leader removes it
@@ -140,13 +140,18 @@ internal sealed partial class NodeRuntime
         return ToProto(host, current);
     }
 
-    /// <summary>Docker's refusals: the last manager, and a demotion that loses quorum.</summary>
-    internal static void CheckDemotion(SwarmState.Snapshot state, NodeObject node, IReadOnlySet<string> unreachable)
+    /// <summary>
+    /// Docker's refusals: the last manager, and a demotion that loses quorum. The quorum is that of
+    /// the Raft members (<paramref name="isRaftMember"/>, swarmkit's CanRemoveMember): a manager that is
+    /// not one (lost with -ForceNewCluster) neither counts towards it nor costs it anything when demoted.
+    /// </summary>
+    internal static void CheckDemotion(SwarmState.Snapshot state, NodeObject node, IReadOnlySet<string> unreachable, Func<string, bool>? isRaftMember = null)
     {
         var managers = state.Nodes.Values.Where(n => n.Role == NodeRole.Manager).ToList();
-        if (managers.Count <= 1)
+        if (isRaftMember is not null && !isRaftMember(node.ManagerAddress) && managers.Count > 1) return;
+        var remaining = managers.Where(n => n.Id != node.Id && (isRaftMember is null || isRaftMember(n.ManagerAddress))).ToList();
+        if (managers.Count <= 1 || remaining.Count == 0)
             throw new SwarmException(SwarmErrorKind.InvalidOperation, "SwarmLastManager", "attempting to demote the last manager of the swarm");
-        var remaining = managers.Where(n => n.Id != node.Id).ToList();
         var reachable = remaining.Count(n => IsReachable(n, unreachable));
         if (reachable < remaining.Count / 2 + 1)
             throw new SwarmException(SwarmErrorKind.InvalidOperation, "SwarmQuorumLoss",
