@@ -165,7 +165,13 @@ internal sealed class ManagerHost : IAsyncDisposable, ISwarmView
         });
         services.AddHttpClient(RaftClientName).ConfigurePrimaryHttpMessageHandler(() => new RenewableHandler(options.Security, () => new SocketsHttpHandler
         {
-            ConnectTimeout = TimeSpan.FromSeconds(2),
+            // A peer behind a cut link (packets dropped, not refused) must not hold a vote round open:
+            // DotNext's candidate tallies only once every member answered. New connections give up
+            // within the lower election timeout; a dead connection is found by HTTP/2 pings.
+            ConnectTimeout = TimeSpan.FromMilliseconds(options.LowerElectionTimeoutMs * 4 / 5),
+            KeepAlivePingDelay = TimeSpan.FromSeconds(1),
+            KeepAlivePingTimeout = TimeSpan.FromSeconds(1),
+            KeepAlivePingPolicy = HttpKeepAlivePingPolicy.Always,
             PooledConnectionIdleTimeout = TimeSpan.FromMinutes(5),
             PooledConnectionLifetime = TimeSpan.FromMinutes(5),
             SslOptions = options.Security.ClientOptions(),
@@ -178,7 +184,8 @@ internal sealed class ManagerHost : IAsyncDisposable, ISwarmView
             member.UpperElectionTimeout = options.UpperElectionTimeoutMs;
             member.HeartbeatThreshold = 0.2;
             member.RequestTimeout = TimeSpan.FromSeconds(5);
-            member.RpcTimeout = TimeSpan.FromSeconds(2);
+            // A leader learns that it lost its quorum when its heartbeats time out: 1 s bounds that.
+            member.RpcTimeout = TimeSpan.FromSeconds(1);
             member.ProtocolVersion = DotNext.Net.Http.HttpProtocolVersion.Http2;
             member.ClientHandlerName = RaftClientName;
             // A joining manager starts with an empty log and the swarm state is small: two rounds
@@ -255,6 +262,13 @@ internal sealed class ManagerHost : IAsyncDisposable, ISwarmView
         logging.AddFilter("Grpc", level > LogLevel.Warning ? level : LogLevel.Warning);
     }
 
+    /// <summary>
+    /// How long a call waits for a leader before it answers Docker's no-leader error: longer than an
+    /// election on a healthy swarm, short enough that a manager without a quorum says so within ~3 s
+    /// (it steps down within the Raft RPC timeout) instead of hanging on.
+    /// </summary>
+    private static readonly TimeSpan LeaderWait = TimeSpan.FromSeconds(1.5);
+
     /// <summary>Waits until some node leads (this one on a single-manager swarm).</summary>
     public async Task<bool> WaitForLeaderAsync(TimeSpan timeout, CancellationToken token)
     {
@@ -295,7 +309,7 @@ internal sealed class ManagerHost : IAsyncDisposable, ISwarmView
         var deadline = DateTime.UtcNow + ProposeTimeout;
         for (var attempt = 1; ; attempt++)
         {
-            if (!await WaitForLeaderAsync(TimeSpan.FromSeconds(5), token).ConfigureAwait(false))
+            if (!await WaitForLeaderAsync(LeaderWait, token).ConfigureAwait(false))
                 throw SwarmErrors.NoLeader();
             try
             {
@@ -459,7 +473,7 @@ internal sealed class ManagerHost : IAsyncDisposable, ISwarmView
     /// </summary>
     public async Task<IReadOnlySet<string>> UnreachableMembersAsync(CancellationToken token)
     {
-        if (!await WaitForLeaderAsync(TimeSpan.FromSeconds(5), token).ConfigureAwait(false))
+        if (!await WaitForLeaderAsync(LeaderWait, token).ConfigureAwait(false))
             throw SwarmErrors.NoLeader();
         if (IsLeader)
             return RaftMembers.Where(m => m.IsRemote && m.Status == DotNext.Net.Cluster.ClusterMemberStatus.Unavailable)
@@ -483,7 +497,7 @@ internal sealed class ManagerHost : IAsyncDisposable, ISwarmView
         // applied every committed write: its state is current without another round trip.
         if (IsLeader && ((IRaftCluster)Cluster).TryGetLeaseToken(out var lease) && !lease.IsCancellationRequested)
             return;
-        if (!await WaitForLeaderAsync(TimeSpan.FromSeconds(5), token).ConfigureAwait(false))
+        if (!await WaitForLeaderAsync(LeaderWait, token).ConfigureAwait(false))
             throw SwarmErrors.NoLeader();
         try
         {
