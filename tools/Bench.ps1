@@ -32,6 +32,8 @@ param(
     [int] $ManagerRestartRounds = 5,
     [int] $ClusterRestartRounds = 3,
     [double] $WaitTimeoutSeconds = 30,
+    # Rounds of the chaos scenario (tools/bench/Chaos.ps1; about 5 minutes for 100); 0 skips it.
+    [int] $ChaosRounds = 100,
     # Copy the three managers' psswarmd.log files next to the JSON (<OutputPath's folder>/logs/).
     [switch] $KeepLogs
 )
@@ -692,6 +694,18 @@ try {
     }
     if (-not $clusterUp) {
         Note 'the three-manager figures (failover, handover, quorum, restarts, throughput, spurious elections) are null: the swarm did not form'
+    }
+
+    # Nothing lost: kill -9 of a random manager, round after round, during writes, rotations and joins.
+    if ($ChaosRounds -gt 0) {
+        Say
+        Say "Chaos: $ChaosRounds rounds of kill -9 of a random manager during label writes, token rotations and joins"
+        try {
+            $chaos = @(& (Join-Path $PSScriptRoot 'bench/Chaos.ps1') -ModulePath $ModulePath -Rounds $ChaosRounds) | Select-Object -Last 1
+            $result['chaos'] = $chaos
+            if ($chaos.lostAcknowledged -ne 0) { $script:sectionFailed = $true; $result.errors.Add("chaos: $($chaos.lostAcknowledged) acknowledged writes lost") }
+        }
+        catch { Fail-Section 'chaos' $_ }
     }
 
     Say
