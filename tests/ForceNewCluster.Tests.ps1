@@ -26,11 +26,6 @@ BeforeAll {
     $ids = @{}
     foreach ($n in @($nodes.Values) + $w1) { $ids[$n.Name] = (Get-Swarm -Endpoint $n.Endpoint).NodeId }
 
-    # The hostname of the leader as one manager sees it ($null when it sees none).
-    function Get-LeaderName([object] $Via) {
-        @(Get-SwarmNode -Endpoint $Via.Endpoint -ErrorAction Stop | Where-Object IsLeader).Hostname
-    }
-
     # The Raft log folders -ForceNewCluster moved aside in a node's data root.
     function Get-RaftBackup([object] $Node) {
         @(Get-ChildItem -LiteralPath $Node.DataRoot -Directory -Filter 'raft.before-force-new-cluster-*' -ErrorAction SilentlyContinue)

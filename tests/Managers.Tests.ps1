@@ -29,21 +29,6 @@ BeforeAll {
     # The test node a hostname belongs to.
     function Get-TestNodeByName([string] $Name) { if ($Name -eq 'w1') { $w1 } else { $nodes[$Name] } }
 
-    # The hostname of the leader as one manager sees it ($null when it sees none).
-    function Get-LeaderName([object] $Via) {
-        @(Get-SwarmNode -Endpoint $Via.Endpoint -ErrorAction Stop | Where-Object IsLeader).Hostname
-    }
-
-    # Waits until every given manager names the same single leader; returns that hostname.
-    function Wait-AgreedLeader([object[]] $Managers, [double] $TimeoutSeconds = 15, [string] $Not) {
-        Wait-Until -TimeoutSeconds $TimeoutSeconds -Because "managers $($Managers.Name -join ', ') to agree on one leader" -Condition {
-            $names = @(foreach ($mgr in $Managers) { , @(Get-LeaderName $mgr) })
-            $first = $names[0]
-            if ($first.Count -ne 1 -or ($Not -and $first[0] -eq $Not)) { return $null }
-            foreach ($n in $names) { if ($n.Count -ne 1 -or $n[0] -ne $first[0]) { return $null } }
-            $first[0]
-        }
-    }
 
     function Assert-JoinRefusedWithOldToken([string] $Token, [string] $Via) {
         $err = Get-ErrorRecord { Join-Swarm -Endpoint $j1.Endpoint -Token $Token -RemoteAddress $Via -ListenAddress $j1.Listen -AdvertiseAddress $j1.Ip }

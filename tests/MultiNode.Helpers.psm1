@@ -109,5 +109,25 @@ function Get-CertificateFile {
     [System.Security.Cryptography.X509Certificates.X509Certificate2]::CreateFromPem([System.IO.File]::ReadAllText($path))
 }
 
+function Get-LeaderName {
+    <# The hostname of the leader as one manager sees it ($null when it sees none). #>
+    [CmdletBinding()]
+    param([Parameter(Mandatory)] [object] $Via)
+    @(Get-SwarmNode -Endpoint $Via.Endpoint -ErrorAction Stop | Where-Object IsLeader).Hostname
+}
+
+function Wait-AgreedLeader {
+    <# Waits until every given manager names the same single leader (not -Not); returns that hostname. #>
+    [CmdletBinding()]
+    param([Parameter(Mandatory)] [object[]] $Managers, [double] $TimeoutSeconds = 15, [string] $Not)
+    Wait-Until -TimeoutSeconds $TimeoutSeconds -Because "managers $($Managers.Name -join ', ') to agree on one leader" -Condition {
+        $names = @(foreach ($mgr in $Managers) { , @(Get-LeaderName $mgr) })
+        $first = $names[0]
+        if ($first.Count -ne 1 -or ($Not -and $first[0] -eq $Not)) { return $null }
+        foreach ($n in $names) { if ($n.Count -ne 1 -or $n[0] -ne $first[0]) { return $null } }
+        $first[0]
+    }
+}
+
 Export-ModuleMember -Function Join-TestNode, Get-NodeView, Wait-NodeView, Wait-LocalNodeState, Get-ErrorSummary,
-Get-RootCAFingerprintHex, ConvertFrom-Base36Digest, New-RandomBase36, Get-CertificateFile
+Get-RootCAFingerprintHex, ConvertFrom-Base36Digest, New-RandomBase36, Get-CertificateFile, Get-LeaderName, Wait-AgreedLeader

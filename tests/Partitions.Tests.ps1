@@ -93,21 +93,6 @@ Describe "Partitions between managers in network namespaces$(if ($SkipReason) { 
         $null = Join-TestNode -Manager $nodes.m1 -Node $nodes.m3 -Role Manager
         $null = Join-TestNode -Manager $nodes.m1 -Node $w1 -Role Worker
 
-        # The hostname of the leader as one manager sees it ($null when it sees none).
-        function Get-LeaderName([object] $Via) {
-            @(Get-SwarmNode -Endpoint $Via.Endpoint -ErrorAction Stop | Where-Object IsLeader).Hostname
-        }
-
-        # Waits until every given manager names the same single leader; returns that hostname.
-        function Wait-AgreedLeader([object[]] $Managers, [double] $TimeoutSeconds = 15, [string] $Not) {
-            Wait-Until -TimeoutSeconds $TimeoutSeconds -Because "managers $($Managers.Name -join ', ') to agree on one leader" -Condition {
-                $names = @(foreach ($mgr in $Managers) { , @(Get-LeaderName $mgr) })
-                $first = $names[0]
-                if ($first.Count -ne 1 -or ($Not -and $first[0] -eq $Not)) { return $null }
-                foreach ($n in $names) { if ($n.Count -ne 1 -or $n[0] -ne $first[0]) { return $null } }
-                $first[0]
-            }
-        }
 
         # One write (a label on w1) through one manager, bounded: -ErrorAction Stop in try/catch,
         # timed with a Stopwatch. Returns Key, Value, Via, Acked, Error, Seconds.

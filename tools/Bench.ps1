@@ -126,28 +126,7 @@ function Wait-Leader {
 
 # ---- processes, by PID
 
-# Alive and not a zombie (a killed child stays in /proc until reaped).
-function Test-Alive([int] $Id) {
-    try { $stat = [IO.File]::ReadAllText("/proc/$Id/stat") } catch { return $false }
-    $close = $stat.LastIndexOf(')')
-    -not ($close -gt 0 -and $close + 2 -lt $stat.Length -and $stat[$close + 2] -eq 'Z')
-}
-# True when the process is gone within the timeout.
-function Wait-Exit([int] $Id, [double] $TimeoutSeconds = 15) {
-    $sw = [Diagnostics.Stopwatch]::StartNew()
-    while (Test-Alive $Id) {
-        if ($sw.Elapsed.TotalSeconds -ge $TimeoutSeconds) { return $false }
-        Start-Sleep -Milliseconds 10
-    }
-    $true
-}
-# Signals a daemon this bench started (by PID; only while it is still a psswarmd).
-function Send-Signal([int] $Id, [string] $Signal) {
-    if (-not (Test-Alive $Id)) { return }
-    try { $cmd = [IO.File]::ReadAllText("/proc/$Id/cmdline") } catch { return }
-    if ($cmd -notlike '*psswarmd*') { return }
-    & kill "-$Signal" $Id 2>$null
-}
+Import-Module (Join-Path $PSScriptRoot 'bench/Processes.psm1') -Force
 
 # ---- three managers
 

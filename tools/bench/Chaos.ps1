@@ -88,25 +88,7 @@ function Say([string] $Text = '') { Write-Host $Text }
 function Anomaly([string] $Text) { $anomalies.Add($Text); Write-Host "  ANOMALY: $Text" -ForegroundColor Yellow }
 
 # ---- processes, by PID
-function Test-Alive([int] $Id) {
-    try { $stat = [IO.File]::ReadAllText("/proc/$Id/stat") } catch { return $false }
-    $close = $stat.LastIndexOf(')')
-    -not ($close -gt 0 -and $close + 2 -lt $stat.Length -and $stat[$close + 2] -eq 'Z')
-}
-function Wait-Exit([int] $Id, [double] $TimeoutSeconds = 15) {
-    $sw = [Diagnostics.Stopwatch]::StartNew()
-    while (Test-Alive $Id) {
-        if ($sw.Elapsed.TotalSeconds -ge $TimeoutSeconds) { return $false }
-        Start-Sleep -Milliseconds 10
-    }
-    $true
-}
-function Send-Signal([int] $Id, [string] $Signal) {
-    if (-not (Test-Alive $Id)) { return }
-    try { $cmd = [IO.File]::ReadAllText("/proc/$Id/cmdline") } catch { return }
-    if ($cmd -notlike '*psswarmd*') { return }
-    & kill "-$Signal" $Id 2>$null
-}
+Import-Module (Join-Path $PSScriptRoot 'Processes.psm1') -Force
 
 $nodes = [ordered]@{}
 foreach ($i in 1..5) {
