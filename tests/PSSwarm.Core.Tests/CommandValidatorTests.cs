@@ -247,6 +247,64 @@ public class CommandValidatorTests
         Refused(new PatchNodeCommand(SecondId, T0) { SetLabels = many, ReplaceLabels = true }, s, "too many labels");
     }
 
+    // ---- patchNodes (the dispatcher's batches) ----
+
+    [Fact]
+    public void PatchNodes_AppliesEveryPatchInOneEntryAndSurvivesTheRoundTrip()
+    {
+        var state = new SwarmState();
+        Assert.True(state.Apply(Create()));
+        Assert.True(state.Apply(new PutNodeCommand(Node(SecondId))));
+        var batch = new PatchNodesCommand([
+            new PatchNodeCommand(FirstId, T0.AddMinutes(1)) { Status = NodeStatus.Unknown, StatusMessage = "leader change" },
+            new PatchNodeCommand(SecondId, T0.AddMinutes(1)) { Status = NodeStatus.Down, StatusMessage = "heartbeat failure" },
+        ]);
+        Accepted(batch, state.Current);
+        var decoded = Assert.IsType<PatchNodesCommand>(CommandValidator.Decode(batch.ToBytes()));
+        var version = state.Current.Version;
+        Assert.True(state.Apply(decoded));
+        Assert.Equal(version + 1, state.Current.Version);
+        Assert.Equal(NodeStatus.Unknown, state.Current.Nodes[FirstId].Status);
+        Assert.Equal(NodeStatus.Down, state.Current.Nodes[SecondId].Status);
+        Assert.Equal("heartbeat failure", state.Current.Nodes[SecondId].StatusMessage);
+        Assert.Equal(T0.AddMinutes(1), state.Current.Nodes[SecondId].UpdatedAt);
+        Assert.Equal("a", state.Current.Nodes[SecondId].Labels["zone"]); // untouched fields stay
+    }
+
+    [Fact]
+    public void PatchNodes_ApplyIsTotal_AGoneNodeOrAMalformedPatchChangesOnlyItself()
+    {
+        var state = new SwarmState();
+        Assert.True(state.Apply(Create()));
+        Assert.True(state.Apply(new PutNodeCommand(Node(SecondId))));
+        Assert.True(state.Apply(new PatchNodesCommand([
+            new PatchNodeCommand("ghost", T0) { Status = NodeStatus.Down },
+            new PatchNodeCommand(FirstId, T0) { Status = (NodeStatus)9 },
+            null!,
+            new PatchNodeCommand(SecondId, T0) { Status = NodeStatus.Down },
+        ])));
+        Assert.Equal(NodeStatus.Ready, state.Current.Nodes[FirstId].Status);
+        Assert.Equal(NodeStatus.Down, state.Current.Nodes[SecondId].Status);
+        Assert.False(state.Current.Nodes.ContainsKey("ghost"));
+        Assert.True(state.Apply(new PatchNodesCommand(null!)));
+    }
+
+    [Fact]
+    public void PatchNodes_TheLeaderRefusesEmptyOversizedDuplicateOrInvalidBatches()
+    {
+        var s = State();
+        Refused(new PatchNodesCommand([]), s, "at least one change");
+        Refused(new PatchNodesCommand(null!), s, "at least one change");
+        var tooMany = Enumerable.Range(0, PatchNodesCommand.MaxPatches + 1).Select(_ => new PatchNodeCommand(SecondId, T0)).ToList();
+        Refused(new PatchNodesCommand(tooMany), s, $"at most {PatchNodesCommand.MaxPatches}");
+        Refused(new PatchNodesCommand([new PatchNodeCommand(SecondId, T0), new PatchNodeCommand(SecondId, T0)]), s, "twice");
+        Refused(new PatchNodesCommand([new PatchNodeCommand(SecondId, T0), null!]), s, "empty change");
+        // One bad patch refuses the whole batch, with the patch's own reason.
+        Assert.Equal("node ghost not found",
+            Refused(new PatchNodesCommand([new PatchNodeCommand(SecondId, T0), new PatchNodeCommand("ghost", T0)]), s).Message);
+        Refused(new PatchNodesCommand([new PatchNodeCommand(SecondId, T0) { Hostname = "a b" }]), s, "invalid hostname");
+    }
+
     // ---- removeNode ----
 
     [Fact]

@@ -38,6 +38,9 @@ public static class CommandValidator
                 case PatchNodeCommand c:
                     ValidatePatchNode(c, state);
                     break;
+                case PatchNodesCommand c:
+                    ValidatePatchNodes(c, state);
+                    break;
                 case RemoveNodeCommand c:
                     ValidateRemoveNode(c, state);
                     break;
@@ -169,6 +172,23 @@ public static class CommandValidator
         foreach (var key in (IEnumerable<string>?)c.SetLabels?.Keys ?? []) labels.Add(key);
         if (labels.Count > InputLimits.MaxLabels)
             throw Invalid($"too many labels ({labels.Count}): a node may have at most {InputLimits.MaxLabels}");
+    }
+
+    private static void ValidatePatchNodes(PatchNodesCommand c, SwarmState.Snapshot state)
+    {
+        if (c.Patches is null || c.Patches.Count == 0)
+            throw Invalid("a batch of node changes must hold at least one change");
+        if (c.Patches.Count > PatchNodesCommand.MaxPatches)
+            throw Invalid($"too many node changes in one batch ({c.Patches.Count}): at most {PatchNodesCommand.MaxPatches}");
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var patch in c.Patches)
+        {
+            if (patch is null) throw Invalid("a batch of node changes holds an empty change");
+            // One change per node: labels are checked against the node as it is now.
+            if (patch.NodeId is not null && !seen.Add(patch.NodeId))
+                throw Invalid($"a batch of node changes names node {patch.NodeId} twice");
+            ValidatePatchNode(patch, state);
+        }
     }
 
     private static void ValidateRemoveNode(RemoveNodeCommand c, SwarmState.Snapshot state)

@@ -18,6 +18,7 @@ namespace PSSwarm.Core.State;
 [JsonDerivedType(typeof(SetJoinTokenCommand), "setJoinToken")]
 [JsonDerivedType(typeof(PutNodeCommand), "putNode")]
 [JsonDerivedType(typeof(PatchNodeCommand), "patchNode")]
+[JsonDerivedType(typeof(PatchNodesCommand), "patchNodes")]
 [JsonDerivedType(typeof(RemoveNodeCommand), "removeNode")]
 [JsonDerivedType(typeof(UpdateClusterSpecCommand), "updateClusterSpec")]
 [JsonDerivedType(typeof(RestoreStateCommand), "restoreState")]
@@ -187,9 +188,16 @@ public sealed record PatchNodeCommand(string NodeId, DateTimeOffset At) : SwarmC
     {
         // An unknown node is not an error: it may have been removed by an entry applied just before.
         if (NodeId is null || !state.Nodes.TryGetValue(NodeId, out var node)) return state;
-        if (Role is { } r && !Enum.IsDefined(r)) return state;
-        if (Availability is { } a && !Enum.IsDefined(a)) return state;
-        if (Status is { } s && !Enum.IsDefined(s)) return state;
+        var patched = Patch(node);
+        return patched is null ? state : state with { Nodes = With(state.Nodes, NodeId, patched) };
+    }
+
+    /// <summary>The node with this patch merged in, or null when the patch is malformed (a no-op).</summary>
+    internal NodeObject? Patch(NodeObject node)
+    {
+        if (Role is { } r && !Enum.IsDefined(r)) return null;
+        if (Availability is { } a && !Enum.IsDefined(a)) return null;
+        if (Status is { } s && !Enum.IsDefined(s)) return null;
 
         var labels = node.Labels ?? new Dictionary<string, string>();
         if (ReplaceLabels || SetLabels is { Count: > 0 } || RemoveLabels is { Count: > 0 })
@@ -215,7 +223,36 @@ public sealed record PatchNodeCommand(string NodeId, DateTimeOffset At) : SwarmC
             Labels = labels,
             UpdatedAt = At,
         };
-        return state with { Nodes = With(state.Nodes, NodeId, patched) };
+        return patched;
+    }
+}
+
+/// <summary>
+/// Many node patches in one entry (swarmkit's dispatcher batches node status updates the same
+/// way): after a leader change, or when many nodes fall silent at once, the leader writes one
+/// entry per batch instead of one per node, and the state's node table is copied once.
+/// Each patch applies as a <see cref="PatchNodeCommand"/> would, in order; a malformed one, or one
+/// for a node that is gone, changes nothing while the others still apply.
+/// </summary>
+public sealed record PatchNodesCommand(List<PatchNodeCommand> Patches) : SwarmCommand
+{
+    /// <summary>Most patches the leader writes in one entry (keeps an entry well under 1 MB).</summary>
+    public const int MaxPatches = 1000;
+
+    public override SwarmState.Snapshot Apply(SwarmState.Snapshot state)
+    {
+        if (Patches is null || Patches.Count == 0) return state;
+        Dictionary<string, NodeObject>? nodes = null;
+        foreach (var patch in Patches)
+        {
+            if (patch?.NodeId is null) continue;
+            var current = nodes ?? (IReadOnlyDictionary<string, NodeObject>)state.Nodes;
+            if (!current.TryGetValue(patch.NodeId, out var node)) continue;
+            if (patch.Patch(node) is not { } patched) continue;
+            nodes ??= new Dictionary<string, NodeObject>(state.Nodes);
+            nodes[patch.NodeId] = patched;
+        }
+        return nodes is null ? state : state with { Nodes = nodes };
     }
 }
 

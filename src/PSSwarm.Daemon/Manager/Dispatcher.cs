@@ -21,6 +21,7 @@ internal sealed class Dispatcher(ManagerHostAccessor accessor, ILogger<Dispatche
 
     private readonly ConcurrentDictionary<string, DateTime> lastSeen = new(StringComparer.Ordinal);
     private readonly CancellationTokenSource stop = new();
+    private readonly NodeUpdateBatcher updates = new(patches => ProposeLiveAsync(accessor.Host, patches));
     private DateTime leaderSince = DateTime.MaxValue;
     private Task? loop;
 
@@ -46,7 +47,7 @@ internal sealed class Dispatcher(ManagerHostAccessor accessor, ILogger<Dispatche
         if (node.Status != NodeStatus.Ready || (address.Length > 0 && node.Address != address)
             || (hostname.Length > 0 && node.Hostname != hostname) || (version.Length > 0 && node.Version != version))
         {
-            await host.ProposeAsync(new PatchNodeCommand(nodeId, DateTimeOffset.UtcNow)
+            await updates.WriteAsync(new PatchNodeCommand(nodeId, DateTimeOffset.UtcNow)
             {
                 Status = NodeStatus.Ready, StatusMessage = "",
                 Address = address.Length > 0 ? address : null,
@@ -111,14 +112,16 @@ internal sealed class Dispatcher(ManagerHostAccessor accessor, ILogger<Dispatche
         foreach (var (id, seen) in lastSeen)
             if (seen < fresh) lastSeen.TryRemove(id, out _);
         var self = host.Options.NodeId;
+        var unknown = new List<PatchNodeCommand>();
         foreach (var node in host.State.Current.Nodes.Values)
         {
             if (node.Id == self || node.Status is NodeStatus.Down or NodeStatus.Unknown || lastSeen.ContainsKey(node.Id)) continue;
             // Changed within the last period (a node that joined while this sweep was pending): it
             // is fresh, and the expiry loop still marks it Down if it falls silent.
             if (node.UpdatedAt.UtcDateTime > now - Period) continue;
-            await host.ProposeAsync(StatusPatch(node.Id, NodeStatus.Unknown, LeaderChange), token).ConfigureAwait(false);
+            unknown.Add(StatusPatch(node.Id, NodeStatus.Unknown, LeaderChange));
         }
+        await ProposeBatchesAsync(host, unknown, token).ConfigureAwait(false);
         logger.LogInformation("This manager leads: node sessions are now dispatched here");
     }
 
@@ -126,6 +129,7 @@ internal sealed class Dispatcher(ManagerHostAccessor accessor, ILogger<Dispatche
     {
         var now = DateTime.UtcNow;
         var period = Period;
+        var down = new List<PatchNodeCommand>();
         foreach (var node in host.State.Current.Nodes.Values)
         {
             if (node.Status == NodeStatus.Down) continue;
@@ -136,7 +140,25 @@ internal sealed class Dispatcher(ManagerHostAccessor accessor, ILogger<Dispatche
                 : Max(leaderSince + 6 * period, node.UpdatedAt.UtcDateTime + 3 * period);
             if (now < deadline) continue;
             logger.LogInformation("Node {NodeId} ({Hostname}) is down: {Reason}", node.Id, node.Hostname, HeartbeatFailure);
-            await host.ProposeAsync(StatusPatch(node.Id, NodeStatus.Down, HeartbeatFailure), token).ConfigureAwait(false);
+            down.Add(StatusPatch(node.Id, NodeStatus.Down, HeartbeatFailure));
+        }
+        await ProposeBatchesAsync(host, down, token).ConfigureAwait(false);
+    }
+
+    /// <summary>Heartbeats' changes, less those of nodes removed meanwhile (a batch with one would be refused whole).</summary>
+    private static Task ProposeLiveAsync(ManagerHost host, IReadOnlyList<PatchNodeCommand> patches)
+    {
+        var nodes = host.State.Current.Nodes;
+        return ProposeBatchesAsync(host, patches.Where(p => nodes.ContainsKey(p.NodeId)).ToList(), CancellationToken.None);
+    }
+
+    /// <summary>Status changes of many nodes at once, as few entries as <see cref="PatchNodesCommand.MaxPatches"/> allows.</summary>
+    private static async Task ProposeBatchesAsync(ManagerHost host, List<PatchNodeCommand> patches, CancellationToken token)
+    {
+        for (var i = 0; i < patches.Count; i += PatchNodesCommand.MaxPatches)
+        {
+            var batch = patches.GetRange(i, Math.Min(PatchNodesCommand.MaxPatches, patches.Count - i));
+            await host.ProposeAsync(batch.Count == 1 ? batch[0] : new PatchNodesCommand(batch), token).ConfigureAwait(false);
         }
     }
 
