@@ -15,6 +15,7 @@
         'Stop-SwarmDaemon'
         'Initialize-Swarm'
         'Get-Swarm'
+        'Set-Swarm'
         'Exit-Swarm'
         'Get-SwarmJoinToken'
         'Update-SwarmJoinToken'

@@ -70,6 +70,9 @@ public sealed class SwarmClient
     public Task<SwarmInfo> InitAsync(InitRequest request, CancellationToken token)
         => CallAsync(o => control.InitAsync(request, o), token, TimeSpan.FromSeconds(60));
 
+    public Task<SwarmInfo> UpdateSwarmAsync(UpdateSwarmRequest request, CancellationToken token)
+        => CallAsync(o => control.UpdateSwarmAsync(request, o), token);
+
     public Task<Empty> LeaveAsync(bool force, CancellationToken token)
         => CallAsync(o => control.LeaveAsync(new LeaveRequest { Force = force }, o), token);
 

@@ -26,6 +26,9 @@ internal sealed class ControlService(NodeRuntime node) : Protocol.Control.Contro
     public override Task<SwarmInfo> Init(InitRequest request, ServerCallContext context)
         => node.InitAsync(request, context.CancellationToken);
 
+    public override Task<SwarmInfo> UpdateSwarm(UpdateSwarmRequest request, ServerCallContext context)
+        => node.UpdateSwarmAsync(request, context.CancellationToken);
+
     public override async Task<Empty> Leave(LeaveRequest request, ServerCallContext context)
     {
         await node.LeaveAsync(request.Force, context.CancellationToken).ConfigureAwait(false);

@@ -19,7 +19,10 @@ internal sealed class Dispatcher(ManagerHostAccessor accessor, ILogger<Dispatche
     /// <summary>How long a manager tolerates having no leader before it restarts its store.</summary>
     public static readonly TimeSpan LeaderlessLimit = TimeSpan.FromSeconds(30);
 
-    private readonly ConcurrentDictionary<string, DateTime> lastSeen = new(StringComparer.Ordinal);
+    // When each node's session expires: 3 periods after its last heartbeat, of the period this
+    // leader told it then (swarmkit's heartbeat TTL). A shorter period set with Set-Swarm reaches a
+    // node only with its next heartbeat, so the node is not held to it before that.
+    private readonly ConcurrentDictionary<string, DateTime> expires = new(StringComparer.Ordinal);
     private readonly CancellationTokenSource stop = new();
     private readonly NodeUpdateBatcher updates = new(patches => ProposeLiveAsync(accessor.Host, patches));
     private DateTime leaderSince = DateTime.MaxValue;
@@ -43,7 +46,7 @@ internal sealed class Dispatcher(ManagerHostAccessor accessor, ILogger<Dispatche
         if (!state.Nodes.TryGetValue(nodeId, out var node))
             throw new SwarmException(SwarmErrorKind.ObjectNotFound, "SwarmNodeNotFound", $"node {nodeId} not found");
 
-        lastSeen[nodeId] = DateTime.UtcNow;
+        expires[nodeId] = DateTime.UtcNow + 3 * Period;
         if (node.Status != NodeStatus.Ready || (address.Length > 0 && node.Address != address)
             || (hostname.Length > 0 && node.Hostname != hostname) || (version.Length > 0 && node.Version != version))
         {
@@ -63,7 +66,7 @@ internal sealed class Dispatcher(ManagerHostAccessor accessor, ILogger<Dispatche
     public async Task LeaveAsync(string nodeId, CancellationToken token)
     {
         var host = Host;
-        lastSeen.TryRemove(nodeId, out _);
+        expires.TryRemove(nodeId, out _);
         if (host.State.Current.Nodes.TryGetValue(nodeId, out var node) && node.Status != NodeStatus.Down)
             await host.ProposeAsync(StatusPatch(nodeId, NodeStatus.Down, NodeLeft), token).ConfigureAwait(false);
     }
@@ -105,17 +108,16 @@ internal sealed class Dispatcher(ManagerHostAccessor accessor, ILogger<Dispatche
     private async Task OnLeadershipAsync(ManagerHost host, CancellationToken token)
     {
         var now = DateTime.UtcNow;
-        var fresh = now - 3 * Period;
         leaderSince = now;
         // Heartbeats this manager saw recently (it led moments ago, e.g. across a membership
         // change) still count; every other live node becomes Unknown, as in swarmkit.
-        foreach (var (id, seen) in lastSeen)
-            if (seen < fresh) lastSeen.TryRemove(id, out _);
+        foreach (var (id, until) in expires)
+            if (until < now) expires.TryRemove(id, out _);
         var self = host.Options.NodeId;
         var unknown = new List<PatchNodeCommand>();
         foreach (var node in host.State.Current.Nodes.Values)
         {
-            if (node.Id == self || node.Status is NodeStatus.Down or NodeStatus.Unknown || lastSeen.ContainsKey(node.Id)) continue;
+            if (node.Id == self || node.Status is NodeStatus.Down or NodeStatus.Unknown || expires.ContainsKey(node.Id)) continue;
             // Changed within the last period (a node that joined while this sweep was pending): it
             // is fresh, and the expiry loop still marks it Down if it falls silent.
             if (node.UpdatedAt.UtcDateTime > now - Period) continue;
@@ -135,8 +137,8 @@ internal sealed class Dispatcher(ManagerHostAccessor accessor, ILogger<Dispatche
             if (node.Status == NodeStatus.Down) continue;
             // Silent since its last heartbeat, or (no heartbeat to this leader yet) since this
             // leader took over or since the node's last change (a join marks it Ready).
-            var deadline = lastSeen.TryGetValue(node.Id, out var seen)
-                ? seen + 3 * period
+            var deadline = expires.TryGetValue(node.Id, out var until)
+                ? until
                 : Max(leaderSince + 6 * period, node.UpdatedAt.UtcDateTime + 3 * period);
             if (now < deadline) continue;
             logger.LogInformation("Node {NodeId} ({Hostname}) is down: {Reason}", node.Id, node.Hostname, HeartbeatFailure);

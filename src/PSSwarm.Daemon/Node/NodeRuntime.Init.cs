@@ -5,6 +5,7 @@ using PSSwarm.Core.Net;
 using PSSwarm.Core.Security;
 using PSSwarm.Core.State;
 using PSSwarm.Daemon.Cluster;
+using PSSwarm.Daemon.Control;
 using PSSwarm.Daemon.Manager;
 using Proto = PSSwarm.Protocol.Control;
 
@@ -40,11 +41,8 @@ internal sealed partial class NodeRuntime
     private async Task InitLockedAsync(Proto.InitRequest request, CancellationToken token)
     {
         // 1. Check everything before anything is created: a refused init leaves the node Inactive.
-        var spec = ValidateSpec(request);
+        var spec = SwarmSettings.ForInit(request);
         var availability = ProtoMapper.FromProto(request.Availability);
-        if (request.Autolock)
-            throw new SwarmException(SwarmErrorKind.NotImplemented, "SwarmAutolockNotSupported",
-                "Autolock is not supported yet by this version of PSSwarm; initialise the swarm without -Autolock.");
         var (listen, advertise) = ResolveAddresses(request.ListenAddress, request.AdvertiseAddress);
 
         // 2. Identity, CA, certificate, tokens.
@@ -141,28 +139,5 @@ internal sealed partial class NodeRuntime
         {
             throw SwarmErrors.InvalidArgument(e.Message);
         }
-    }
-
-    internal static ClusterSpec ValidateSpec(Proto.InitRequest request)
-    {
-        var spec = new ClusterSpec();
-        if (request.HasCertExpiry)
-        {
-            var expiry = TimeSpan.FromMilliseconds(request.CertExpiryMs);
-            if (expiry < ClusterSpec.MinCertExpiry)
-                throw SwarmErrors.InvalidArgument("minimum certificate expiry time is: 1h0m0s");
-            spec = spec with { CertExpiry = expiry };
-        }
-        if (request.HasDispatcherHeartbeat)
-        {
-            if (request.DispatcherHeartbeatMs < 0)
-                throw SwarmErrors.InvalidArgument("heartbeat time period cannot be a negative duration");
-            if (request.DispatcherHeartbeatMs == 0)
-                throw SwarmErrors.InvalidArgument("heartbeat time period must be greater than zero");
-            spec = spec with { DispatcherHeartbeat = TimeSpan.FromMilliseconds(request.DispatcherHeartbeatMs) };
-        }
-        if (!Enum.IsDefined(request.Availability))
-            throw SwarmErrors.InvalidArgument($"invalid availability \"{request.Availability}\", only active, pause and drain are supported");
-        return spec;
     }
 }

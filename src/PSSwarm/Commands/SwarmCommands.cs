@@ -52,6 +52,58 @@ public sealed class InitializeSwarmCommand : SwarmCmdlet
     }
 }
 
+/// <summary>docker swarm update: changes the settings given, keeps the others.</summary>
+[Cmdlet(VerbsCommon.Set, "Swarm", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium)]
+[OutputType(typeof(SwarmInfo))]
+public sealed class SetSwarmCommand : SwarmCmdlet
+{
+    /// <summary>Validity of node certificates issued from now on (at least 1 hour).</summary>
+    [Parameter]
+    public TimeSpan CertExpiry { get; set; }
+
+    /// <summary>How often nodes heartbeat the leader; a node silent for three periods is Down.</summary>
+    [Parameter]
+    public TimeSpan DispatcherHeartbeat { get; set; }
+
+    /// <summary>-Autolock:$true locks the managers' keys at rest; -Autolock:$false unlocks them.</summary>
+    [Parameter]
+    public SwitchParameter Autolock { get; set; }
+
+    /// <summary>Task history retention limit (kept for docker compatibility; PSSwarm runs no tasks yet).</summary>
+    [Parameter]
+    [ValidateRange(0, int.MaxValue)]
+    public int TaskHistoryLimit { get; set; }
+
+    /// <summary>Returns the swarm as it is after the change.</summary>
+    [Parameter]
+    public SwitchParameter PassThru { get; set; }
+
+    protected override void EndProcessing()
+    {
+        var bound = MyInvocation.BoundParameters;
+        var request = new Proto.UpdateSwarmRequest
+        {
+            HasCertExpiry = bound.ContainsKey(nameof(CertExpiry)),
+            CertExpiryMs = (long)CertExpiry.TotalMilliseconds,
+            HasDispatcherHeartbeat = bound.ContainsKey(nameof(DispatcherHeartbeat)),
+            DispatcherHeartbeatMs = (long)DispatcherHeartbeat.TotalMilliseconds,
+            HasAutolock = bound.ContainsKey(nameof(Autolock)),
+            Autolock = Autolock,
+            HasTaskHistoryLimit = bound.ContainsKey(nameof(TaskHistoryLimit)),
+            TaskHistoryLimit = TaskHistoryLimit,
+        };
+        var changes = new List<string>();
+        if (request.HasCertExpiry) changes.Add($"certificate expiry {CertExpiry}");
+        if (request.HasDispatcherHeartbeat) changes.Add($"dispatcher heartbeat {DispatcherHeartbeat}");
+        if (request.HasAutolock) changes.Add($"autolock {(Autolock ? "on" : "off")}");
+        if (request.HasTaskHistoryLimit) changes.Add($"task history limit {TaskHistoryLimit}");
+        if (!ShouldProcess(Client.Endpoint, changes.Count == 0 ? "Update swarm (no change)" : "Update swarm: " + string.Join(", ", changes))) return;
+        var info = Call((c, t) => c.UpdateSwarmAsync(request, t));
+        WriteVerbose("Swarm updated.");
+        if (PassThru) WriteObject(Mapping.ToInfo(info));
+    }
+}
+
 /// <summary>The swarm part of docker info; answers on any node.</summary>
 [Cmdlet(VerbsCommon.Get, "Swarm")]
 [OutputType(typeof(SwarmInfo))]
