@@ -344,7 +344,7 @@ public class CommandValidatorTests
     [Fact]
     public void ACommandOfAnotherStoreFormatIsRefused()
     {
-        Refused(new PatchNodeCommand(SecondId, T0) { StoreFormatVersion = SwarmCommand.FormatVersion + 1 }, State(), "store format version 2");
+        Refused(new PatchNodeCommand(SecondId, T0) { StoreFormatVersion = SwarmCommand.FormatVersion + 1 }, State(), "store format version 3");
     }
 
     // ---- Decode ----

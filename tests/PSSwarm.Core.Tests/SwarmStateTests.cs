@@ -161,11 +161,14 @@ public class SwarmStateTests
             new PatchNodeCommand("n2", T0) { Status = NodeStatus.Down },
             new RemoveNodeCommand("n2"),
             new UpdateClusterSpecCommand(new ClusterSpec(), T0),
+            new PatchNodesCommand([new PatchNodeCommand("n2", T0)]),
+            new AddJoinTokenCommand(new JoinTokenObject { Id = "t1", Token = "x" }),
+            new RevokeJoinTokenCommand("t1"),
         ];
         foreach (var c in commands)
         {
             var json = Encoding.UTF8.GetString(c.ToBytes());
-            Assert.Matches("^\\{\"op\":\"[a-zA-Z]+\",\"v\":1,", json);
+            Assert.Matches("^\\{\"op\":\"[a-zA-Z]+\",\"v\":2,", json);
             Assert.Equal(SwarmCommand.FormatVersion, SwarmCommand.FromBytes(c.ToBytes()).StoreFormatVersion);
         }
     }
@@ -186,7 +189,7 @@ public class SwarmStateTests
 
         // Every command, with "v" taken out, reads back the same.
         var create = new CreateClusterCommand(Cluster(), Node("n1", NodeRole.Manager), NetworkObject.NewIngress("net1", T0));
-        var old = Encoding.UTF8.GetString(create.ToBytes()).Replace(",\"v\":1", "");
+        var old = Encoding.UTF8.GetString(create.ToBytes()).Replace(",\"v\":2", "");
         Assert.DoesNotContain("\"v\"", old);
         var state = new SwarmState();
         Assert.True(state.Apply(SwarmCommand.FromBytes(Encoding.UTF8.GetBytes(old))));
@@ -196,25 +199,25 @@ public class SwarmStateTests
     [Fact]
     public void AnEntryOfANewerFormatNamesBothVersions()
     {
-        var e = Assert.Throws<UnreadableCommandException>(() => SwarmCommand.FromBytes("""{"op":"fooBar","v":2,"x":{"y":[1,2]}}"""u8));
-        Assert.Equal(2, e.WrittenVersion);
+        var e = Assert.Throws<UnreadableCommandException>(() => SwarmCommand.FromBytes("""{"op":"fooBar","v":3,"x":{"y":[1,2]}}"""u8));
+        Assert.Equal(3, e.WrittenVersion);
         Assert.Equal("fooBar", e.Op);
         Assert.True(e.IsNewerFormat);
         Assert.Equal(
-            "a swarm store entry (op \"fooBar\") was written by store format version 2; this psswarmd reads format version 1 and cannot apply it. "
+            "a swarm store entry (op \"fooBar\") was written by store format version 3; this psswarmd reads format versions 1 to 2 and cannot apply it. "
             + "Upgrade psswarmd on this manager to the version the other managers run.", e.Message);
 
         // A known op is refused too: a newer format may have changed its meaning.
-        // The web defaults read "2" as 2; so does the message.
-        var quoted = Assert.Throws<UnreadableCommandException>(() => SwarmCommand.FromBytes("""{"op":"removeNode","v":"2","nodeId":"n2"}"""u8));
-        Assert.Equal(2, quoted.WrittenVersion);
+        // The web defaults read "3" as 3; so does the message.
+        var quoted = Assert.Throws<UnreadableCommandException>(() => SwarmCommand.FromBytes("""{"op":"removeNode","v":"3","nodeId":"n2"}"""u8));
+        Assert.Equal(3, quoted.WrittenVersion);
         Assert.True(quoted.IsNewerFormat);
 
-        var known = Assert.Throws<UnreadableCommandException>(() => SwarmCommand.FromBytes("""{"op":"removeNode","v":3,"nodeId":"n2"}"""u8));
-        Assert.Equal(3, known.WrittenVersion);
+        var known = Assert.Throws<UnreadableCommandException>(() => SwarmCommand.FromBytes("""{"op":"removeNode","v":4,"nodeId":"n2"}"""u8));
+        Assert.Equal(4, known.WrittenVersion);
         Assert.Equal("removeNode", known.Op);
-        Assert.Contains("store format version 3", known.Message);
-        Assert.Contains("format version 1", known.Message);
+        Assert.Contains("store format version 4", known.Message);
+        Assert.Contains("format versions 1 to 2", known.Message);
     }
 
     [Theory]
@@ -238,7 +241,7 @@ public class SwarmStateTests
         var e = Assert.Throws<UnreadableCommandException>(() => SwarmCommand.FromBytes(Encoding.UTF8.GetBytes(json)));
         Assert.False(e.IsNewerFormat);
         Assert.Contains("could not be read (", e.Message);
-        Assert.EndsWith("); this psswarmd reads store format version 1", e.Message);
+        Assert.EndsWith("); this psswarmd reads store format versions 1 to 2", e.Message);
     }
 
     [Fact]

@@ -50,6 +50,14 @@ public static class CommandValidator
                 case RestoreStateCommand c:
                     ValidateRestoreState(c, state);
                     break;
+                case AddJoinTokenCommand c:
+                    ValidateAddJoinToken(c, state);
+                    break;
+                case RevokeJoinTokenCommand c:
+                    if (string.IsNullOrEmpty(c.TokenId)) throw Invalid("a join token revocation must name the token");
+                    if (state.Cluster?.JoinTokens.Any(t => t.Id == c.TokenId) != true)
+                        throw Invalid($"join token {Shorten(c.TokenId)} not found");
+                    break;
                 default:
                     throw Invalid($"unknown swarm command {command.GetType().Name}");
             }
@@ -133,6 +141,33 @@ public static class CommandValidator
         var other = c.Role == NodeRole.Manager ? cluster.WorkerJoinToken : cluster.ManagerJoinToken;
         if (c.Token == other)
             throw Invalid("the worker and manager join tokens must differ");
+        if (cluster.JoinTokens.Any(t => t.Token == c.Token))
+            throw Invalid("a join token must differ from every other join token of the swarm");
+    }
+
+    private static void ValidateAddJoinToken(AddJoinTokenCommand c, SwarmState.Snapshot state)
+    {
+        var cluster = state.Cluster ?? throw Invalid("the swarm has no cluster object yet");
+        var token = c.Token ?? throw Invalid("the join token is missing");
+        InputLimits.ValidateNodeId(token.Id);
+        if (!Enum.IsDefined(token.Role)) throw Invalid($"invalid role {(int)token.Role}");
+        ValidateToken(token.Token, token.Role, Encoding.UTF8.GetBytes(cluster.RootCACertificate));
+        if (token.Token == cluster.WorkerJoinToken || token.Token == cluster.ManagerJoinToken || cluster.JoinTokens.Any(t => t.Token == token.Token))
+            throw Invalid("a join token must differ from every other join token of the swarm");
+        if (cluster.JoinTokens.Any(t => t.Id == token.Id))
+            throw Invalid($"join token {token.Id} exists already");
+        if (cluster.JoinTokens.Count >= JoinTokenObject.MaxTokens)
+            throw Invalid($"the swarm has {cluster.JoinTokens.Count} extra join tokens, the most it keeps: revoke some with Revoke-SwarmJoinToken first");
+        if (token.Description is { Length: > JoinTokenObject.MaxDescriptionLength })
+            throw Invalid($"a join token's description may have at most {JoinTokenObject.MaxDescriptionLength} characters");
+        if (token.Description is not null && token.Description.Any(char.IsControl))
+            throw Invalid("a join token's description may not contain control characters");
+        if (token.MaxUses is < 1)
+            throw Invalid("a join token must admit at least one node (-MaxUses 1 or more)");
+        if (token.ExpiresAt is { } end && end <= token.CreatedAt)
+            throw Invalid("a join token must expire after it is created (-ExpiresIn above zero)");
+        if (token.Uses != 0)
+            throw Invalid("a new join token has no uses yet");
     }
 
     private static void ValidatePutNode(PutNodeCommand c, SwarmState.Snapshot state)
@@ -141,6 +176,13 @@ public static class CommandValidator
         ValidateNode(node);
         if (state.RemovedNodes.Contains(node.Id))
             throw Invalid($"node {node.Id} was removed from the swarm and cannot come back");
+        if (c.JoinTokenId is { } tokenId)
+        {
+            var token = state.Cluster?.JoinTokens.FirstOrDefault(t => t.Id == tokenId)
+                ?? throw Invalid($"join token {Shorten(tokenId)} not found");
+            if (state.Nodes.ContainsKey(node.Id)) throw Invalid($"node {node.Id} exists already");
+            if (token.Role != node.Role) throw Invalid("a node joins with the role of its join token");
+        }
     }
 
     private static void ValidatePatchNode(PatchNodeCommand c, SwarmState.Snapshot state)

@@ -22,6 +22,8 @@ namespace PSSwarm.Core.State;
 [JsonDerivedType(typeof(RemoveNodeCommand), "removeNode")]
 [JsonDerivedType(typeof(UpdateClusterSpecCommand), "updateClusterSpec")]
 [JsonDerivedType(typeof(RestoreStateCommand), "restoreState")]
+[JsonDerivedType(typeof(AddJoinTokenCommand), "addJoinToken")]
+[JsonDerivedType(typeof(RevokeJoinTokenCommand), "revokeJoinToken")]
 public abstract record SwarmCommand
 {
     /// <summary>
@@ -29,7 +31,9 @@ public abstract record SwarmCommand
     /// entry's meaning changes in a way older builds would apply differently: they then halt on
     /// the entry with a message naming both versions instead of applying it wrongly.
     /// </summary>
-    public const int FormatVersion = 1;
+    /// <remarks>Version 2: extra join tokens (addJoinToken, revokeJoinToken) and putNode's joinTokenId,
+    /// which a version-1 build would ignore and so admit nodes past a token's limit.</remarks>
+    public const int FormatVersion = 2;
 
     /// <summary>The oldest store format this build still reads. Entries written before "v" existed are version 1.</summary>
     public const int MinReadableFormatVersion = 1;
@@ -65,6 +69,9 @@ public abstract record SwarmCommand
         }
         if (command is null)
             throw UnreadableCommandException.Create(utf8, "the entry is the JSON literal null", null);
+        // Entries written before "v" existed are version 1 (the property's initializer says this build's version).
+        if (command.StoreFormatVersion == FormatVersion && UnreadableCommandException.Peek(utf8).Version is null)
+            command = command with { StoreFormatVersion = 1 };
         if (command.StoreFormatVersion is < MinReadableFormatVersion or > FormatVersion)
             throw UnreadableCommandException.Create(utf8, $"invalid store format version {command.StoreFormatVersion}", null);
         return command;
@@ -103,8 +110,13 @@ public abstract record SwarmCommand
         if (cluster is null || string.IsNullOrEmpty(cluster.Id) || cluster.RootCACertificate is null || cluster.RootCAKey is null
             || cluster.WorkerJoinToken is null || cluster.ManagerJoinToken is null)
             return null;
-        if (cluster.Name is not null && cluster.Spec is not null) return cluster;
-        return cluster with { Name = cluster.Name ?? ClusterObject.DefaultName, Spec = cluster.Spec ?? new ClusterSpec() };
+        if (cluster.Name is not null && cluster.Spec is not null && cluster.JoinTokens is not null && !cluster.JoinTokens.Contains(null!))
+            return cluster;
+        return cluster with
+        {
+            Name = cluster.Name ?? ClusterObject.DefaultName, Spec = cluster.Spec ?? new ClusterSpec(),
+            JoinTokens = cluster.JoinTokens?.Where(t => t is not null).ToList() ?? new(),
+        };
     }
 
     /// <summary>The network as the state may hold it, or null without an ID or a name.</summary>
@@ -156,11 +168,47 @@ public sealed record SetJoinTokenCommand(NodeRole Role, string Token, DateTimeOf
 
 public sealed record PutNodeCommand(NodeObject Node) : SwarmCommand
 {
+    /// <summary>
+    /// The extra join token the node joined with, or null (a standing token, or not a join). The
+    /// node is added only if that token still admits a join at the node's CreatedAt, and the join
+    /// counts as one use: the store, in log order, decides which of concurrent joins get in.
+    /// </summary>
+    public string? JoinTokenId { get; init; }
+
     public override SwarmState.Snapshot Apply(SwarmState.Snapshot state)
     {
         var node = Storable(Node);
         if (node is null || state.RemovedNodes.Contains(node.Id)) return state;
-        return state with { Nodes = With(state.Nodes, node.Id, node) };
+        if (JoinTokenId is null) return state with { Nodes = With(state.Nodes, node.Id, node) };
+
+        if (state.Nodes.ContainsKey(node.Id) || state.Cluster is not { } cluster) return state;
+        var index = cluster.JoinTokens.FindIndex(t => t.Id == JoinTokenId);
+        if (index < 0 || cluster.JoinTokens[index].Role != node.Role || !cluster.JoinTokens[index].Admits(node.CreatedAt)) return state;
+        var tokens = new List<JoinTokenObject>(cluster.JoinTokens);
+        tokens[index] = tokens[index] with { Uses = tokens[index].Uses + 1 };
+        return state with { Cluster = cluster with { JoinTokens = tokens }, Nodes = With(state.Nodes, node.Id, node) };
+    }
+}
+
+/// <summary>New-SwarmJoinToken: an extra token next to the role's standing one.</summary>
+public sealed record AddJoinTokenCommand(JoinTokenObject Token) : SwarmCommand
+{
+    public override SwarmState.Snapshot Apply(SwarmState.Snapshot state)
+    {
+        if (state.Cluster is not { } cluster || Token?.Id is null || Token.Token is null || !Enum.IsDefined(Token.Role)) return state;
+        if (cluster.JoinTokens.Any(t => t.Id == Token.Id)) return state;
+        var token = Token with { Uses = 0, Description = Token.Description ?? "" };
+        return state with { Cluster = cluster with { JoinTokens = [.. cluster.JoinTokens, token] } };
+    }
+}
+
+/// <summary>Revoke-SwarmJoinToken: the token admits no one from now on (nodes it admitted stay).</summary>
+public sealed record RevokeJoinTokenCommand(string TokenId) : SwarmCommand
+{
+    public override SwarmState.Snapshot Apply(SwarmState.Snapshot state)
+    {
+        if (state.Cluster is not { } cluster || TokenId is null || !cluster.JoinTokens.Any(t => t.Id == TokenId)) return state;
+        return state with { Cluster = cluster with { JoinTokens = cluster.JoinTokens.Where(t => t.Id != TokenId).ToList() } };
     }
 }
 
@@ -411,7 +459,7 @@ public sealed class UnreadableCommandException : Exception
     /// Best effort: the top-level "v" and "op" of the entry, whatever else it holds. Reading stops at
     /// the first error, keeping what was found before it (a newer format may be valid JSON we cannot bind).
     /// </summary>
-    private static (int? Version, string? Op) Peek(ReadOnlySpan<byte> utf8)
+    internal static (int? Version, string? Op) Peek(ReadOnlySpan<byte> utf8)
     {
         int? version = null;
         string? op = null;

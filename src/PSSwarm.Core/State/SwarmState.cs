@@ -36,6 +36,37 @@ public sealed record ClusterObject
     public required string RootCAKey { get; init; }
     public required string WorkerJoinToken { get; init; }
     public required string ManagerJoinToken { get; init; }
+    /// <summary>Extra join tokens (New-SwarmJoinToken, beyond Docker): each may expire and admit a limited number of nodes.</summary>
+    public List<JoinTokenObject> JoinTokens { get; init; } = new();
+}
+
+/// <summary>
+/// An extra join token (beyond Docker, moby#29489): Docker's format and role semantics, next to the
+/// role's standing token, with an optional expiry and an optional number of uses. Uses are counted
+/// when a join's node is applied to the store, so a single-use token admits exactly one node.
+/// </summary>
+public sealed record JoinTokenObject
+{
+    /// <summary>Most extra tokens a swarm keeps (the state stays small).</summary>
+    public const int MaxTokens = 100;
+    public const int MaxDescriptionLength = 256;
+
+    public required string Id { get; init; }
+    public NodeRole Role { get; init; }
+    public required string Token { get; init; }
+    public string Description { get; init; } = "";
+    public DateTimeOffset CreatedAt { get; init; }
+    /// <summary>Joins after this moment are refused; null: never expires.</summary>
+    public DateTimeOffset? ExpiresAt { get; init; }
+    /// <summary>Nodes it may admit; null: any number.</summary>
+    public int? MaxUses { get; init; }
+    /// <summary>Nodes it has admitted.</summary>
+    public int Uses { get; init; }
+
+    public int? UsesLeft => MaxUses is { } max ? Math.Max(0, max - Uses) : null;
+
+    /// <summary>Whether a join at <paramref name="at"/> may use it.</summary>
+    public bool Admits(DateTimeOffset at) => (ExpiresAt is not { } end || at <= end) && (MaxUses is not { } max || Uses < max);
 }
 
 public sealed record NodeObject
