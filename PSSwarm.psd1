@@ -19,6 +19,8 @@
         'Exit-Swarm'
         'Get-SwarmJoinToken'
         'Update-SwarmJoinToken'
+        'New-SwarmJoinToken'
+        'Revoke-SwarmJoinToken'
         'Join-Swarm'
         'Get-SwarmNode'
         'Set-SwarmNode'

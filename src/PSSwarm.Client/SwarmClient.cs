@@ -70,6 +70,15 @@ public sealed class SwarmClient
     public Task<SwarmInfo> InitAsync(InitRequest request, CancellationToken token)
         => CallAsync(o => control.InitAsync(request, o), token, TimeSpan.FromSeconds(60));
 
+    public Task<JoinToken> CreateJoinTokenAsync(CreateJoinTokenRequest request, CancellationToken token)
+        => CallAsync(o => control.CreateJoinTokenAsync(request, o), token);
+
+    public Task<JoinTokenList> ListJoinTokensAsync(CancellationToken token)
+        => CallAsync(o => control.ListJoinTokensAsync(new ListJoinTokensRequest(), o), token);
+
+    public Task<JoinToken> RevokeJoinTokenAsync(string idOrToken, CancellationToken token)
+        => CallAsync(o => control.RevokeJoinTokenAsync(new RevokeJoinTokenRequest { Id = idOrToken }, o), token);
+
     public Task<SwarmInfo> UpdateSwarmAsync(UpdateSwarmRequest request, CancellationToken token)
         => CallAsync(o => control.UpdateSwarmAsync(request, o), token);
 

@@ -38,11 +38,12 @@ internal sealed class NodeCAService(NodeSecurity security, ManagerHostAccessor a
                 $"too many failed join attempts from {remote}; try again in {Math.Max(1, Math.Ceiling(retryAfter.TotalSeconds)):0} s");
         }
         var host = accessor.Host;
-        if (RoleOf(request.Token, host.State.Current.Cluster ?? throw SwarmErrors.ManagerStarting()) is null)
+        if (Admit(request.Token, host.State.Current.Cluster ?? throw SwarmErrors.ManagerStarting(), security.Clock.GetUtcNow(), remote) is null)
             throw Refuse(remote);
         await host.ReadBarrierAsync(context.CancellationToken).ConfigureAwait(false);
         var cluster = host.State.Current.Cluster!;
-        var role = RoleOf(request.Token, cluster) ?? throw Refuse(remote);
+        var admission = Admit(request.Token, cluster, security.Clock.GetUtcNow(), remote) ?? throw Refuse(remote);
+        var role = admission.Role;
 
         InputLimits.ValidateHostname(request.Hostname);
         InputLimits.ValidateVersion(request.Version);
@@ -69,8 +70,18 @@ internal sealed class NodeCAService(NodeSecurity security, ManagerHostAccessor a
                 : observed is null ? "" : (observed.IsIPv4MappedToIPv6 ? observed.MapToIPv4() : observed).ToString(),
             CreatedAt = now, UpdatedAt = now, CertificateExpiry = ExpiryOf(certPem), Version = request.Version,
         };
-        await host.ProposeAsync(new PutNodeCommand(node), context.CancellationToken).ConfigureAwait(false);
-        logger.LogInformation("Node {NodeId} ({Hostname}) joined as {Role}", nodeId, request.Hostname, role);
+        await host.ProposeAsync(new PutNodeCommand(node) { JoinTokenId = admission.Extra?.Id }, context.CancellationToken).ConfigureAwait(false);
+        if (admission.Extra is { } extra)
+        {
+            // The store counted the use in log order: a join that lost the race for the last use
+            // (through another manager, say) was not applied, and its certificate names no node.
+            await host.ReadBarrierAsync(context.CancellationToken).ConfigureAwait(false);
+            if (!host.State.Current.Nodes.ContainsKey(nodeId))
+                throw Exhausted(host.State.Current.Cluster?.JoinTokens.FirstOrDefault(t => t.Id == extra.Id) ?? extra with { MaxUses = extra.Uses },
+                    now, remote);
+            logger.LogInformation("Node {NodeId} ({Hostname}) joined as {Role} with join token {TokenId}", nodeId, request.Hostname, role, extra.Id);
+        }
+        else logger.LogInformation("Node {NodeId} ({Hostname}) joined as {Role}", nodeId, request.Hostname, role);
         return Response(host, cluster, nodeId, certPem, role);
     }
 
@@ -142,12 +153,40 @@ internal sealed class NodeCAService(NodeSecurity security, ManagerHostAccessor a
         return new SwarmException(SwarmErrorKind.AuthenticationError, "SwarmInvalidJoinToken", "A valid join token is necessary to join this cluster");
     }
 
-    /// <summary>The role a token admits to, compared in constant time against both (manager first), or null.</summary>
-    private static NodeRole? RoleOf(string token, ClusterObject cluster)
+    /// <summary>What a join token admits: a role, and the extra token (New-SwarmJoinToken) it is, if any.</summary>
+    private readonly record struct Admission(NodeRole Role, JoinTokenObject? Extra);
+
+    /// <summary>
+    /// The role a token admits to, compared in constant time against every token of the swarm
+    /// (standing ones first), or null when none matches. An extra token that matches but has
+    /// expired or admitted all the nodes it may is refused with its own reason.
+    /// </summary>
+    private Admission? Admit(string token, ClusterObject cluster, DateTimeOffset now, System.Net.IPAddress? remote)
     {
         var isManager = JoinToken.ConstantTimeEquals(token, cluster.ManagerJoinToken);
         var isWorker = JoinToken.ConstantTimeEquals(token, cluster.WorkerJoinToken);
-        return isManager ? NodeRole.Manager : isWorker ? NodeRole.Worker : null;
+        JoinTokenObject? extra = null;
+        foreach (var t in cluster.JoinTokens)
+            if (JoinToken.ConstantTimeEquals(token, t.Token)) extra = t;
+        if (isManager) return new Admission(NodeRole.Manager, null);
+        if (isWorker) return new Admission(NodeRole.Worker, null);
+        if (extra is null) return null;
+        if (!extra.Admits(now)) throw Exhausted(extra, now, remote);
+        return new Admission(extra.Role, extra);
+    }
+
+    private SwarmException Exhausted(JoinTokenObject token, DateTimeOffset now, System.Net.IPAddress? remote)
+    {
+        limiter.RecordFailure(remote);
+        if (token.ExpiresAt is { } end && now > end)
+        {
+            refusals.Warning($"expired {remote}", "Refused a join from {Remote}: join token {TokenId} expired", remote, token.Id);
+            return new SwarmException(SwarmErrorKind.AuthenticationError, "SwarmJoinTokenExpired",
+                $"This join token expired at {end.UtcDateTime:yyyy-MM-dd HH:mm:ss} UTC. Ask a manager for a new one (New-SwarmJoinToken or Get-SwarmJoinToken).");
+        }
+        refusals.Warning($"used {remote}", "Refused a join from {Remote}: join token {TokenId} is used up", remote, token.Id);
+        return new SwarmException(SwarmErrorKind.AuthenticationError, "SwarmJoinTokenUsedUp",
+            $"This join token has admitted all the nodes it may ({token.MaxUses}). Ask a manager for a new one (New-SwarmJoinToken or Get-SwarmJoinToken).");
     }
 
     private static string Sign(ClusterObject cluster, byte[] csr, string nodeId, NodeRole role, DateTimeOffset now)

@@ -41,6 +41,15 @@ internal sealed class ControlService(NodeRuntime node) : Protocol.Control.Contro
     public override Task<JoinToken> RotateJoinToken(JoinTokenRequest request, ServerCallContext context)
         => node.RotateJoinTokenAsync(request.Role, context.CancellationToken);
 
+    public override Task<JoinToken> CreateJoinToken(CreateJoinTokenRequest request, ServerCallContext context)
+        => node.CreateJoinTokenAsync(request, context.CancellationToken);
+
+    public override Task<JoinTokenList> ListJoinTokens(ListJoinTokensRequest request, ServerCallContext context)
+        => node.ListJoinTokensAsync(context.CancellationToken);
+
+    public override Task<JoinToken> RevokeJoinToken(RevokeJoinTokenRequest request, ServerCallContext context)
+        => node.RevokeJoinTokenAsync(request, context.CancellationToken);
+
     public override Task<NodeList> ListNodes(ListNodesRequest request, ServerCallContext context)
         => node.ListNodesAsync(context.CancellationToken);
 

@@ -96,14 +96,48 @@ internal sealed partial class NodeRuntime
         => TokenOf(await RequireManagerAsync(token).ConfigureAwait(false), role);
 
     private static Proto.JoinToken TokenOf(ManagerHost host, Proto.NodeRole role)
+        => Control.JoinTokens.Standing(host.State.Current.Cluster ?? throw SwarmErrors.ManagerStarting(), role, host.ManagerAddresses());
+
+    /// <summary>New-SwarmJoinToken: an extra token (expiring and/or limited-use) next to the role's standing one.</summary>
+    public async Task<Proto.JoinToken> CreateJoinTokenAsync(Proto.CreateJoinTokenRequest request, CancellationToken token)
     {
+        var host = await RequireManagerAsync(token).ConfigureAwait(false);
         var cluster = host.State.Current.Cluster ?? throw SwarmErrors.ManagerStarting();
-        return new Proto.JoinToken
+        var created = Control.JoinTokens.Create(request, cluster, clock.GetUtcNow());
+        await host.ProposeAsync(new AddJoinTokenCommand(created), token).ConfigureAwait(false);
+        logger.LogInformation("Created {Role} join token {TokenId} (expires {Expires}, uses {MaxUses})", created.Role, created.Id,
+            created.ExpiresAt?.ToString("u") ?? "never", created.MaxUses?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "unlimited");
+        return Control.JoinTokens.Extra(created, host.ManagerAddresses());
+    }
+
+    /// <summary>Get-SwarmJoinToken -All: both standing tokens, then the extra ones (oldest first) with their uses.</summary>
+    public async Task<Proto.JoinTokenList> ListJoinTokensAsync(CancellationToken token)
+    {
+        var host = await RequireManagerAsync(token).ConfigureAwait(false);
+        var cluster = host.State.Current.Cluster ?? throw SwarmErrors.ManagerStarting();
+        var managers = host.ManagerAddresses();
+        var list = new Proto.JoinTokenList
         {
-            Role = role,
-            Token = role == Proto.NodeRole.RoleManager ? cluster.ManagerJoinToken : cluster.WorkerJoinToken,
-            RemoteAddresses = { host.ManagerAddresses() },
+            Tokens =
+            {
+                Control.JoinTokens.Standing(cluster, Proto.NodeRole.RoleWorker, managers),
+                Control.JoinTokens.Standing(cluster, Proto.NodeRole.RoleManager, managers),
+            },
         };
+        foreach (var t in cluster.JoinTokens.OrderBy(t => t.CreatedAt).ThenBy(t => t.Id, StringComparer.Ordinal))
+            list.Tokens.Add(Control.JoinTokens.Extra(t, managers));
+        return list;
+    }
+
+    /// <summary>Revoke-SwarmJoinToken: the token admits no one from now on; the nodes it admitted stay.</summary>
+    public async Task<Proto.JoinToken> RevokeJoinTokenAsync(Proto.RevokeJoinTokenRequest request, CancellationToken token)
+    {
+        var host = await RequireManagerAsync(token).ConfigureAwait(false);
+        var cluster = host.State.Current.Cluster ?? throw SwarmErrors.ManagerStarting();
+        var found = Control.JoinTokens.Find(cluster, request.Id);
+        await host.ProposeAsync(new RevokeJoinTokenCommand(found.Id), token).ConfigureAwait(false);
+        logger.LogInformation("Revoked {Role} join token {TokenId}", found.Role, found.Id);
+        return Control.JoinTokens.Extra(found, host.ManagerAddresses());
     }
 
     public async Task<Proto.JoinToken> RotateJoinTokenAsync(Proto.NodeRole role, CancellationToken token)

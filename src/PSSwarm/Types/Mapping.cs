@@ -46,7 +46,19 @@ internal static class Mapping
     }
 
     public static SwarmJoinToken ToToken(Proto.JoinToken t)
-        => new(t.Role == Proto.NodeRole.RoleManager ? NodeRole.Manager : NodeRole.Worker, t.Token, t.RemoteAddresses.ToArray());
+    {
+        var role = t.Role == Proto.NodeRole.RoleManager ? NodeRole.Manager : NodeRole.Worker;
+        if (t.Id.Length == 0) return new SwarmJoinToken(role, t.Token, t.RemoteAddresses.ToArray());
+        return new SwarmJoinToken(role, t.Token, t.RemoteAddresses.ToArray())
+        {
+            Id = t.Id,
+            Description = t.Description,
+            CreatedAt = DateTimeOffset.FromUnixTimeMilliseconds(t.CreatedUnixMs),
+            ExpiresAt = t.ExpiresUnixMs > 0 ? DateTimeOffset.FromUnixTimeMilliseconds(t.ExpiresUnixMs) : null,
+            MaxUses = t.MaxUses > 0 ? t.MaxUses : null,
+            Uses = t.Uses,
+        };
+    }
 
     public static Proto.NodeRole ToProto(NodeRole role) => role == NodeRole.Manager ? Proto.NodeRole.RoleManager : Proto.NodeRole.RoleWorker;
 

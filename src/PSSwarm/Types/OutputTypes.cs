@@ -51,6 +51,20 @@ public sealed class SwarmJoinToken
 
     public NodeRole Role { get; }
     public string Token { get; }
+    /// <summary>An extra token's ID (New-SwarmJoinToken); null for the role's standing token.</summary>
+    public string? Id { get; internal init; }
+    public string? Description { get; internal init; }
+    public DateTimeOffset? CreatedAt { get; internal init; }
+    /// <summary>When an extra token stops admitting nodes; null: never (standing tokens never expire).</summary>
+    public DateTimeOffset? ExpiresAt { get; internal init; }
+    /// <summary>Nodes an extra token may admit in all; null: any number.</summary>
+    public int? MaxUses { get; internal init; }
+    /// <summary>Nodes an extra token has admitted; null for standing tokens.</summary>
+    public int? Uses { get; internal init; }
+    /// <summary>Nodes it may still admit; null: any number.</summary>
+    public int? UsesLeft => MaxUses is { } max && Uses is { } used ? Math.Max(0, max - used) : null;
+    /// <summary>False once an extra token has expired or admitted all it may.</summary>
+    public bool IsValid => (ExpiresAt is not { } end || end >= DateTimeOffset.UtcNow) && UsesLeft is not 0;
     /// <summary>host:port of the swarm's managers.</summary>
     public string[] RemoteAddress { get; }
     /// <summary>A ready command line for the joining host.</summary>
