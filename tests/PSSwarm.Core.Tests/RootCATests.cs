@@ -5,21 +5,7 @@ using System.Net.Sockets;
 using System.Security.Authentication;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
-using Org.BouncyCastle.Asn1;
-using Org.BouncyCastle.Asn1.Sec;
-using Org.BouncyCastle.Asn1.Pkcs;
-using AlgorithmIdentifier = Org.BouncyCastle.Asn1.X509.AlgorithmIdentifier;
-using RsaPublicKeyStructure = Org.BouncyCastle.Asn1.X509.RsaPublicKeyStructure;
-using SubjectPublicKeyInfo = Org.BouncyCastle.Asn1.X509.SubjectPublicKeyInfo;
-using BcX509Name = Org.BouncyCastle.Asn1.X509.X509Name;
-using Org.BouncyCastle.Crypto;
-using Org.BouncyCastle.Crypto.Generators;
-using Org.BouncyCastle.Crypto.Operators;
-using Org.BouncyCastle.Crypto.Parameters;
-using Org.BouncyCastle.Pkcs;
-using Org.BouncyCastle.Security;
 using PSSwarm.Core.Security;
-using BcBigInteger = Org.BouncyCastle.Math.BigInteger;
 
 namespace PSSwarm.Core.Tests;
 
@@ -411,27 +397,56 @@ public class RootCATests
 
     // ---- CSR key policy ----
 
-    private static readonly SecureRandom BcRandom = new();
-
-    private static byte[] BcCsr(AsymmetricCipherKeyPair keyPair, string signatureAlgorithm, AsymmetricKeyParameter? publicKey = null) =>
-        new Pkcs10CertificationRequest(
-            new Asn1SignatureFactory(signatureAlgorithm, keyPair.Private, BcRandom),
-            new BcX509Name("CN=swarm-node"),
-            publicKey ?? keyPair.Public,
-            DerSet.Empty).GetDerEncoded();
-
-    private static AsymmetricCipherKeyPair EcKeyPair(DerObjectIdentifier curve)
+    private static byte[] NetCsr(AsymmetricAlgorithm key, HashAlgorithmName hash) => key switch
     {
-        var generator = new ECKeyPairGenerator("EC");
-        generator.Init(new ECKeyGenerationParameters(curve, BcRandom));
-        return generator.GenerateKeyPair();
+        RSA rsa => new CertificateRequest("CN=swarm-node", rsa, hash, RSASignaturePadding.Pkcs1).CreateSigningRequest(),
+        ECDsa ec => new CertificateRequest("CN=swarm-node", ec, hash).CreateSigningRequest(),
+        _ => throw new ArgumentException("unsupported key", nameof(key)),
+    };
+
+    /// <summary>A PKCS#10 request for any SubjectPublicKeyInfo, signed (ECDSA with SHA-256) by an unrelated P-256 key.</summary>
+    internal static byte[] CsrWithKey(byte[] subjectPublicKeyInfo)
+    {
+        using var signer = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+        var info = new AsnWriter(AsnEncodingRules.DER);
+        using (info.PushSequence())
+        {
+            info.WriteInteger(0);
+            info.WriteEncodedValue(new X500DistinguishedName("CN=swarm-node").RawData);
+            info.WriteEncodedValue(subjectPublicKeyInfo);
+            info.WriteEncodedValue((byte[])[0xA0, 0x00]);
+        }
+        var tbs = info.Encode();
+        var w = new AsnWriter(AsnEncodingRules.DER);
+        using (w.PushSequence())
+        {
+            w.WriteEncodedValue(tbs);
+            using (w.PushSequence()) w.WriteObjectIdentifier("1.2.840.10045.4.3.2");
+            w.WriteBitString(signer.SignData(tbs, HashAlgorithmName.SHA256, DSASignatureFormat.Rfc3279DerSequence));
+        }
+        return w.Encode();
     }
 
-    private static AsymmetricCipherKeyPair RsaKeyPair(int bits)
+    /// <summary>An RSA SubjectPublicKeyInfo with this modulus and exponent (big-endian, unsigned).</summary>
+    internal static byte[] RsaSpki(byte[] modulus, byte[] exponent)
     {
-        var generator = new RsaKeyPairGenerator();
-        generator.Init(new RsaKeyGenerationParameters(BcBigInteger.ValueOf(65537), BcRandom, bits, 80));
-        return generator.GenerateKeyPair();
+        var key = new AsnWriter(AsnEncodingRules.DER);
+        using (key.PushSequence())
+        {
+            key.WriteIntegerUnsigned(modulus);
+            key.WriteIntegerUnsigned(exponent);
+        }
+        var w = new AsnWriter(AsnEncodingRules.DER);
+        using (w.PushSequence())
+        {
+            using (w.PushSequence())
+            {
+                w.WriteObjectIdentifier("1.2.840.113549.1.1.1");
+                w.WriteNull();
+            }
+            w.WriteBitString(key.Encode());
+        }
+        return w.Encode();
     }
 
     private static string Sign(byte[] csr) => Ca.SignNodeCertificate(csr, "nodeid0000000000000000001", NodeCertificates.WorkerRole, "clusterid0000000000000001", TimeSpan.FromDays(1));
@@ -446,44 +461,46 @@ public class RootCATests
     [Fact]
     public void Csr_EcdsaP256AndP384AreAccepted()
     {
-        var p384 = EcKeyPair(SecObjectIdentifiers.SecP384r1);
-        var c = Cert(Sign(BcCsr(p384, "SHA384WITHECDSA")));
+        using var p384 = ECDsa.Create(ECCurve.NamedCurves.nistP384);
+        var c = Cert(Sign(NetCsr(p384, HashAlgorithmName.SHA384)));
         using (var key = c.GetECDsaPublicKey())
             Assert.Equal(384, key!.KeySize);
         Assert.True(Ca.Verifies(c));
 
-        var p256 = EcKeyPair(SecObjectIdentifiers.SecP256r1);
-        using (var key = Cert(Sign(BcCsr(p256, "SHA256WITHECDSA"))).GetECDsaPublicKey())
+        using var p256 = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+        using (var key = Cert(Sign(NetCsr(p256, HashAlgorithmName.SHA256))).GetECDsaPublicKey())
             Assert.Equal(256, key!.KeySize);
     }
 
     [Fact]
     public void Csr_Rsa2048IsAccepted()
     {
-        var c = Cert(Sign(BcCsr(RsaKeyPair(2048), "SHA256WITHRSA")));
+        using var rsa = RSA.Create(2048);
+        var c = Cert(Sign(NetCsr(rsa, HashAlgorithmName.SHA256)));
         using var key = c.GetRSAPublicKey();
         Assert.Equal(2048, key!.KeySize);
+        Assert.Equal(rsa.ExportSubjectPublicKeyInfo(), key.ExportSubjectPublicKeyInfo());
         Assert.True(Ca.Verifies(c));
     }
 
     [Fact]
-    public void Csr_Rsa1024IsRefused() =>
-        RefusedCsr(BcCsr(RsaKeyPair(1024), "SHA256WITHRSA"), "RSA key of 1024 bits; use 2048 to 4096 bits");
+    public void Csr_Rsa1024IsRefused()
+    {
+        using var rsa = RSA.Create(1024);
+        RefusedCsr(NetCsr(rsa, HashAlgorithmName.SHA256), "RSA key of 1024 bits; use 2048 to 4096 bits");
+    }
 
     [Theory]
     [InlineData(4097)]
     [InlineData(8192)]
-    [InlineData(60000)] // the largest that fits in 8 KiB: refused at once, not after seconds of key validation
+    [InlineData(60000)] // the largest that fits in 8 KiB: refused at once, from the encoded size
     public void Csr_RsaAbove4096BitsIsRefusedBeforeTheKeyIsBuilt(int bits)
     {
-        // An odd modulus of that size in a CSR signed with an unrelated key. BouncyCastle would refuse
-        // to build such a key (and take minutes to check one this big): the encoded size is what is refused.
-        var modulus = BcBigInteger.One.ShiftLeft(bits - 1).Add(BcBigInteger.One);
-        var spki = new SubjectPublicKeyInfo(new AlgorithmIdentifier(PkcsObjectIdentifiers.RsaEncryption, DerNull.Instance),
-            new RsaPublicKeyStructure(modulus, BcBigInteger.ValueOf(65537)));
-        var signer = EcKeyPair(SecObjectIdentifiers.SecP256r1);
-        var csr = new Pkcs10CertificationRequest(new Asn1SignatureFactory("SHA256WITHECDSA", signer.Private, BcRandom),
-            new BcX509Name("CN=swarm-node"), spki, DerSet.Empty).GetDerEncoded();
+        // An odd modulus of that size in a CSR signed with an unrelated key: the encoded size is what is refused.
+        var modulus = new byte[(bits + 7) / 8];
+        modulus[0] = (byte)(1 << ((bits - 1) % 8));
+        modulus[^1] |= 1;
+        var csr = CsrWithKey(RsaSpki(modulus, [0x01, 0x00, 0x01]));
         Assert.True(csr.Length <= RootCA.MaxCsrLength);
         RefusedCsr(csr, $"RSA key of {bits} bits");
     }
@@ -491,25 +508,32 @@ public class RootCATests
     [Fact]
     public void Csr_RsaWithAnEvenExponentIsRefused()
     {
-        var rsa = (RsaKeyParameters)RsaKeyPair(2048).Public;
-        var spki = new SubjectPublicKeyInfo(new AlgorithmIdentifier(PkcsObjectIdentifiers.RsaEncryption, DerNull.Instance),
-            new RsaPublicKeyStructure(rsa.Modulus, BcBigInteger.ValueOf(65536)));
-        var signer = EcKeyPair(SecObjectIdentifiers.SecP256r1);
-        var csr = new Pkcs10CertificationRequest(new Asn1SignatureFactory("SHA256WITHECDSA", signer.Private, BcRandom),
-            new BcX509Name("CN=swarm-node"), spki, DerSet.Empty).GetDerEncoded();
-        RefusedCsr(csr, "exponent");
+        using var rsa = RSA.Create(2048);
+        var modulus = rsa.ExportParameters(false).Modulus!;
+        RefusedCsr(CsrWithKey(RsaSpki(modulus, [0x01, 0x00, 0x00])), "exponent");
+        RefusedCsr(CsrWithKey(RsaSpki(modulus, [0x01])), "RSA public exponent must be odd and at least 3");
     }
 
-    [Fact]
-    public void Csr_OtherCurvesAreRefused() =>
-        RefusedCsr(BcCsr(EcKeyPair(SecObjectIdentifiers.SecP256k1), "SHA256WITHECDSA"), "unsupported elliptic curve; use ECDSA P-256 or P-384");
+    [Theory]
+    [InlineData("secP256k1")]
+    [InlineData("nistP521")]
+    public void Csr_OtherCurvesAreRefused(string curve)
+    {
+        using var key = ECDsa.Create(ECCurve.CreateFromFriendlyName(curve));
+        RefusedCsr(NetCsr(key, HashAlgorithmName.SHA256), "unsupported elliptic curve; use ECDSA P-256 or P-384");
+    }
 
     [Fact]
     public void Csr_Ed25519IsRefused()
     {
-        var generator = new Ed25519KeyPairGenerator();
-        generator.Init(new Ed25519KeyGenerationParameters(BcRandom));
-        RefusedCsr(BcCsr(generator.GenerateKeyPair(), "Ed25519"), "unsupported key type Ed25519");
+        // SubjectPublicKeyInfo { AlgorithmIdentifier { 1.3.101.112 }, BIT STRING (32 bytes) }
+        var w = new AsnWriter(AsnEncodingRules.DER);
+        using (w.PushSequence())
+        {
+            using (w.PushSequence()) w.WriteObjectIdentifier("1.3.101.112");
+            w.WriteBitString(RandomNumberGenerator.GetBytes(32));
+        }
+        RefusedCsr(CsrWithKey(w.Encode()), "unsupported key type Ed25519");
     }
 
     [Fact]

@@ -1,8 +1,6 @@
 using System.Formats.Asn1;
+using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
-using Org.BouncyCastle.Asn1;
-using Org.BouncyCastle.Asn1.X509;
-using Org.BouncyCastle.Pkcs;
 
 namespace PSSwarm.Core.Security;
 
@@ -19,13 +17,11 @@ public static class NodeCertificates
     /// <summary>A new ECDSA P-256 key (PKCS#8 PEM "PRIVATE KEY") and a CSR (DER) signed with it, subject CN=swarm-node (the CA ignores it).</summary>
     public static (string KeyPem, byte[] CsrDer) NewKeyAndCsr()
     {
-        var keyPair = CryptoSupport.NewP256KeyPair();
-        var csr = new Pkcs10CertificationRequest(
-            CryptoSupport.SignatureFactory(keyPair.Private),
-            CryptoSupport.Name((X509Name.CN, "swarm-node")),
-            keyPair.Public,
-            DerSet.Empty); // PKCS#10 requires the [0] attributes field, even empty (Go and .NET reject a CSR without it)
-        return (CryptoSupport.ToPkcs8Pem(keyPair.Private), csr.GetDerEncoded());
+        using var key = CryptoSupport.NewP256Key();
+        // CreateSigningRequest writes the [0] attributes field even empty, as PKCS#10 requires (Go and .NET reject a CSR without it).
+        var csr = new CertificateRequest(CryptoSupport.Name((OidCommonName, "swarm-node")), key, HashAlgorithmName.SHA256)
+            .CreateSigningRequest();
+        return (CryptoSupport.ToPkcs8Pem(key), csr);
     }
 
     /// <summary>

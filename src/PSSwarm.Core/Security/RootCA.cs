@@ -1,23 +1,13 @@
+using System.Formats.Asn1;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using System.Text;
-using Org.BouncyCastle.Asn1;
-using Org.BouncyCastle.Asn1.Pkcs;
-using Org.BouncyCastle.Asn1.Sec;
-using Org.BouncyCastle.Asn1.X509;
-using Org.BouncyCastle.Asn1.X9;
-using Org.BouncyCastle.Crypto;
-using Org.BouncyCastle.Crypto.Parameters;
-using Org.BouncyCastle.Pkcs;
-using Org.BouncyCastle.X509;
-using Org.BouncyCastle.X509.Extension;
-using BcCertificate = Org.BouncyCastle.X509.X509Certificate;
 
 namespace PSSwarm.Core.Security;
 
 /// <summary>
 /// The swarm's root CA (swarmkit <c>ca/certificates.go</c> CreateRootCA / ParseValidateAndSignCSR,
-/// with cfssl's certificate profiles), built with BouncyCastle.
+/// with cfssl's certificate profiles), built on .NET's own X.509 and ASN.1 support.
 /// </summary>
 public sealed class RootCA
 {
@@ -40,29 +30,27 @@ public sealed class RootCA
 
     /// <summary>RSA modulus sizes accepted in a CSR (ECDSA keys must be P-256 or P-384).</summary>
     public const int MinRsaKeyBits = 2048;
-    // Building an RSA key validates it: ~0.3 s at 2048 bits, ~1.2 s at 4096, ~4 s at 8192 (measured),
-    // and any token holder can send one: 4096 bits is the ceiling.
+    // Any token holder can send a CSR, and checking an RSA signature costs more the bigger the key
+    // (the managed library used before even validated the modulus: 0.3 s at 2048 bits, 4 s at 8192):
+    // 4096 bits is the ceiling, checked on the encoded key before any key object is built.
     public const int MaxRsaKeyBits = 4096;
 
-    private readonly BcCertificate _bcCert;
-    private readonly AsymmetricKeyParameter? _privateKey;
+    // The CA key (ECDSA; an RSA key can be loaded, and matched, but not sign) and a lock: .NET does not
+    // promise that one key object may sign on several threads at once.
+    private readonly AsymmetricAlgorithm? _privateKey;
+    private readonly object _signLock = new();
     private readonly byte[] _subjectKeyId;
 
-    private RootCA(BcCertificate cert, AsymmetricKeyParameter? privateKey)
+    private RootCA(X509Certificate2 cert, AsymmetricAlgorithm? privateKey)
     {
-        _bcCert = cert;
+        Certificate = cert;
         _privateKey = privateKey;
-        byte[] der = cert.GetEncoded();
-        CertificatePem = Pem.Encode("CERTIFICATE", der);
+        CertificatePem = Pem.Encode("CERTIFICATE", cert.RawData);
         CertificatePemBytes = Encoding.UTF8.GetBytes(CertificatePem);
         Sha256Hex = Convert.ToHexStringLower(SHA256.HashData(CertificatePemBytes));
-        KeyPem = privateKey is null ? null : CryptoSupport.ToPkcs8Pem(privateKey);
-        Certificate = X509CertificateLoader.LoadCertificate(der);
-
-        var ski = cert.GetExtensionValue(X509Extensions.SubjectKeyIdentifier);
-        _subjectKeyId = ski is not null
-            ? SubjectKeyIdentifier.GetInstance(X509ExtensionUtilities.FromExtensionValue(ski)).GetKeyIdentifier()
-            : X509ExtensionUtilities.CreateSubjectKeyIdentifier(cert.GetPublicKey()).GetKeyIdentifier();
+        _subjectKeyId = cert.Extensions.OfType<X509SubjectKeyIdentifierExtension>().FirstOrDefault() is { } ski
+            ? ski.SubjectKeyIdentifierBytes.ToArray()
+            : CryptoSupport.KeyIdentifier(cert.PublicKey);
     }
 
     /// <summary>Exact Docker-style PEM text of the root certificate.</summary>
@@ -72,7 +60,8 @@ public sealed class RootCA
     public byte[] CertificatePemBytes { get; }
 
     /// <summary>PKCS#8 PEM ("PRIVATE KEY") of the CA key, or null when this node cannot sign.</summary>
-    public string? KeyPem { get; }
+    public string? KeyPem => _privateKey is null ? null : _keyPem ??= CryptoSupport.ToPkcs8Pem(_privateKey);
+    private string? _keyPem;
 
     public bool CanSign => _privateKey is not null;
 
@@ -85,25 +74,26 @@ public sealed class RootCA
     /// <summary>A new self-signed root: ECDSA P-256, CN=swarm-ca, 20 years from now - 1 h.</summary>
     public static RootCA Create(DateTimeOffset? now = null)
     {
-        var keyPair = CryptoSupport.NewP256KeyPair();
-        var notBefore = CryptoSupport.ToCertTime((now ?? DateTimeOffset.UtcNow) - CertBackdate);
-        var notAfter = notBefore + RootCAExpiration;
-        var name = CryptoSupport.Name((X509Name.CN, DefaultRootCN));
+        var key = CryptoSupport.NewP256Key();
+        try
+        {
+            var notBefore = CryptoSupport.ToCertTime((now ?? DateTimeOffset.UtcNow) - CertBackdate);
+            var notAfter = notBefore + RootCAExpiration;
+            var name = CryptoSupport.Name((CryptoSupport.OidCommonName, DefaultRootCN));
 
-        var gen = new X509V3CertificateGenerator();
-        gen.SetSerialNumber(CryptoSupport.NewSerial());
-        gen.SetIssuerDN(name);
-        gen.SetSubjectDN(name);
-        gen.SetNotBefore(notBefore);
-        gen.SetNotAfter(notAfter);
-        gen.SetPublicKey(keyPair.Public);
-        gen.AddExtension(X509Extensions.KeyUsage, true, new KeyUsage(KeyUsage.KeyCertSign | KeyUsage.CrlSign));
-        gen.AddExtension(X509Extensions.BasicConstraints, true, new BasicConstraints(true));
-        gen.AddExtension(X509Extensions.SubjectKeyIdentifier, false,
-            X509ExtensionUtilities.CreateSubjectKeyIdentifier(keyPair.Public));
+            var request = new CertificateRequest(name, key, HashAlgorithmName.SHA256);
+            request.CertificateExtensions.Add(new X509KeyUsageExtension(X509KeyUsageFlags.KeyCertSign | X509KeyUsageFlags.CrlSign, critical: true));
+            request.CertificateExtensions.Add(new X509BasicConstraintsExtension(certificateAuthority: true, hasPathLengthConstraint: false, pathLengthConstraint: 0, critical: true));
+            request.CertificateExtensions.Add(new X509SubjectKeyIdentifierExtension(CryptoSupport.KeyIdentifier(request.PublicKey), critical: false));
 
-        var cert = gen.Generate(CryptoSupport.SignatureFactory(keyPair.Private));
-        return new RootCA(cert, keyPair.Private);
+            var cert = request.Create(name, X509SignatureGenerator.CreateForECDsa(key), notBefore, notAfter, CryptoSupport.NewSerial());
+            return new RootCA(cert, key);
+        }
+        catch
+        {
+            key.Dispose();
+            throw;
+        }
     }
 
     /// <summary>
@@ -114,18 +104,17 @@ public sealed class RootCA
     public static RootCA Load(string certificatePem, string? keyPem)
     {
         ArgumentNullException.ThrowIfNull(certificatePem);
-        BcCertificate cert;
+        X509Certificate2 cert;
         try
         {
-            cert = new X509CertificateParser().ReadCertificate(Pem.Decode(certificatePem, "CERTIFICATE"))
-                ?? throw new FormatException("no certificate found");
+            cert = X509CertificateLoader.LoadCertificate(Pem.Decode(certificatePem, "CERTIFICATE"));
         }
         catch (Exception e) when (e is not FormatException)
         {
             throw new FormatException("invalid CA certificate: " + e.Message, e);
         }
 
-        AsymmetricKeyParameter? key = null;
+        AsymmetricAlgorithm? key = null;
         if (keyPem is not null)
         {
             try
@@ -136,8 +125,11 @@ public sealed class RootCA
             {
                 throw new FormatException("invalid CA key: " + e.Message, e);
             }
-            if (!CryptoSupport.KeysMatch(key, cert.GetPublicKey()))
+            if (!CryptoSupport.KeysMatch(key, cert.PublicKey))
+            {
+                key?.Dispose();
                 throw new ArgumentException("the CA key does not match the CA certificate", nameof(keyPem));
+            }
         }
         return new RootCA(cert, key);
     }
@@ -156,21 +148,27 @@ public sealed class RootCA
             throw new ArgumentException($"invalid role \"{role}\"", nameof(role));
         if (_privateKey is null)
             throw new InvalidOperationException("this root CA has no private key and cannot sign certificates");
+        if (_privateKey is not ECDsa caKey)
+            throw new InvalidOperationException("this root CA's key is not an ECDSA key and cannot sign certificates");
 
-        // Size first, then the key as encoded, then the key itself, then the signature: a joiner
-        // must not make the CA parse megabytes, nor build a huge RSA key (BouncyCastle validates an
-        // RSA modulus when it builds the key: 0.3 s at 2048 bits, 4 s at 8192, minutes beyond).
+        // Size first, then the structure, then the key as encoded, then the key itself, then the
+        // signature (once): a joiner must not make the CA parse megabytes, nor build a huge RSA key.
         if (csrDer.Length > MaxCsrLength)
             throw InvalidCsr($"{csrDer.Length} bytes, more than {MaxCsrLength}");
-        AsymmetricKeyParameter publicKey;
+        PublicKey publicKey;
         try
         {
-            var csr = new Pkcs10CertificationRequest(csrDer);
-            CheckCsrKey(csr.GetCertificationRequestInfo().SubjectPublicKeyInfo);
-            publicKey = csr.GetPublicKey();
-            if (!csr.Verify(publicKey)) throw InvalidCsr("bad signature"); // Verify() would build the key a second time
+            var csr = ReadCsr(csrDer);
+            bool isEc = CheckCsrKey(csr.SubjectPublicKeyInfo);
+            using AsymmetricAlgorithm key = isEc ? ECDsa.Create() : RSA.Create();
+            key.ImportSubjectPublicKeyInfo(csr.SubjectPublicKeyInfo.Span, out int read);
+            if (read != csr.SubjectPublicKeyInfo.Length) throw InvalidCsr("data after the public key");
+            if (!CryptoSupport.VerifySignature(key, csr.Signed.Tbs.Span, csr.Signed.Algorithm, csr.Signed.Signature.Span, csr.Signed.UnusedBits))
+                throw InvalidCsr("bad signature");
+            // The key as the certificate carries it: re-encoded (EC points uncompressed, RSA with NULL parameters).
+            publicKey = PublicKey.CreateFromSubjectPublicKeyInfo(key.ExportSubjectPublicKeyInfo(), out _);
         }
-        catch (ArgumentException) { throw; }
+        catch (ArgumentException e) when (e.ParamName == nameof(csrDer)) { throw; }
         catch (Exception e)
         {
             throw new ArgumentException("invalid certificate signing request: " + e.Message, nameof(csrDer), e);
@@ -179,58 +177,122 @@ public sealed class RootCA
         if (expiry < MinNodeCertExpiration) expiry = DefaultNodeCertExpiration;
         var t = CryptoSupport.ToCertTime(now ?? DateTimeOffset.UtcNow);
 
-        var dnsNames = new List<GeneralName> { new(GeneralName.DnsName, role), new(GeneralName.DnsName, nodeId) };
-        if (role == NodeCertificates.ManagerRole) dnsNames.Add(new GeneralName(GeneralName.DnsName, DefaultRootCN));
+        var request = new CertificateRequest(
+            CryptoSupport.Name((CryptoSupport.OidOrganization, clusterId), (CryptoSupport.OidOrganizationalUnit, role), (CryptoSupport.OidCommonName, nodeId)),
+            publicKey, HashAlgorithmName.SHA256);
+        var extensions = request.CertificateExtensions;
+        extensions.Add(new X509KeyUsageExtension(X509KeyUsageFlags.DigitalSignature | X509KeyUsageFlags.KeyEncipherment, critical: true));
+        extensions.Add(new X509EnhancedKeyUsageExtension(
+            new OidCollection { new Oid("1.3.6.1.5.5.7.3.1"), new Oid("1.3.6.1.5.5.7.3.2") }, critical: false)); // serverAuth, clientAuth
+        extensions.Add(new X509BasicConstraintsExtension(certificateAuthority: false, hasPathLengthConstraint: false, pathLengthConstraint: 0, critical: true));
+        extensions.Add(new X509SubjectKeyIdentifierExtension(CryptoSupport.KeyIdentifier(publicKey), critical: false));
+        extensions.Add(X509AuthorityKeyIdentifierExtension.CreateFromSubjectKeyIdentifier(_subjectKeyId));
+        extensions.Add(DnsNames(role == NodeCertificates.ManagerRole ? [role, nodeId, DefaultRootCN] : [role, nodeId]));
 
-        var gen = new X509V3CertificateGenerator();
-        gen.SetSerialNumber(CryptoSupport.NewSerial());
-        gen.SetIssuerDN(_bcCert.SubjectDN);
-        gen.SetSubjectDN(CryptoSupport.Name((X509Name.O, clusterId), (X509Name.OU, role), (X509Name.CN, nodeId)));
-        gen.SetNotBefore(t - CertBackdate);
-        gen.SetNotAfter(t + expiry);
-        gen.SetPublicKey(publicKey);
-        gen.AddExtension(X509Extensions.KeyUsage, true, new KeyUsage(KeyUsage.DigitalSignature | KeyUsage.KeyEncipherment));
-        gen.AddExtension(X509Extensions.ExtendedKeyUsage, false,
-            new ExtendedKeyUsage(KeyPurposeID.id_kp_serverAuth, KeyPurposeID.id_kp_clientAuth));
-        gen.AddExtension(X509Extensions.BasicConstraints, true, new BasicConstraints(false));
-        gen.AddExtension(X509Extensions.SubjectKeyIdentifier, false, X509ExtensionUtilities.CreateSubjectKeyIdentifier(publicKey));
-        gen.AddExtension(X509Extensions.AuthorityKeyIdentifier, false, new AuthorityKeyIdentifier(_subjectKeyId));
-        gen.AddExtension(X509Extensions.SubjectAlternativeName, false, new GeneralNames(dnsNames.ToArray()));
-
-        var leaf = gen.Generate(CryptoSupport.SignatureFactory(_privateKey));
-        return Pem.Encode("CERTIFICATE", leaf.GetEncoded());
+        byte[] der;
+        lock (_signLock)
+        {
+            using var leaf = request.Create(Certificate.SubjectName, X509SignatureGenerator.CreateForECDsa(caKey),
+                t - CertBackdate, t + expiry, CryptoSupport.NewSerial());
+            der = leaf.RawData;
+        }
+        return Pem.Encode("CERTIFICATE", der);
     }
 
     /// <summary>
-    /// Key types a node certificate may have, checked on the encoded key before BouncyCastle builds
-    /// (and validates, at a cost growing with its size) the key object.
+    /// subjectAltName with these DNS names, in this order, as IA5Strings exactly as given
+    /// (SubjectAlternativeNameBuilder would put them through IDN mapping).
     /// </summary>
-    private static void CheckCsrKey(SubjectPublicKeyInfo spki)
+    private static X509Extension DnsNames(string[] names)
     {
-        var algorithm = spki.Algorithm.Algorithm;
-        if (algorithm.Equals(X9ObjectIdentifiers.IdECPublicKey))
+        var w = new AsnWriter(AsnEncodingRules.DER);
+        using (w.PushSequence())
         {
-            // Named curves only (explicit parameters could smuggle in a weak or huge curve), as Go's crypto/x509.
-            if (spki.Algorithm.Parameters is not DerObjectIdentifier curve
-                || !(curve.Equals(SecObjectIdentifiers.SecP256r1) || curve.Equals(SecObjectIdentifiers.SecP384r1)))
-                throw InvalidCsr($"unsupported elliptic curve; use ECDSA P-256 or P-384 (or RSA with {MinRsaKeyBits} to {MaxRsaKeyBits} bits)");
+            foreach (var name in names)
+                w.WriteCharacterString(UniversalTagNumber.IA5String, name, new Asn1Tag(TagClass.ContextSpecific, 2));
         }
-        else if (algorithm.Equals(PkcsObjectIdentifiers.RsaEncryption))
-        {
-            var rsa = RsaPublicKeyStructure.GetInstance(spki.ParsePublicKey());
-            int bits = rsa.Modulus.BitLength;
-            if (bits is < MinRsaKeyBits or > MaxRsaKeyBits)
-                throw InvalidCsr($"RSA key of {bits} bits; use {MinRsaKeyBits} to {MaxRsaKeyBits} bits (or ECDSA P-256 or P-384)");
-            if (!rsa.PublicExponent.TestBit(0) || rsa.PublicExponent.BitLength < 2)
-                throw InvalidCsr("RSA public exponent must be odd and at least 3");
-        }
-        else
-        {
-            throw InvalidCsr($"unsupported key type {KeyTypeName(algorithm)}; use ECDSA P-256 or P-384, or RSA with {MinRsaKeyBits} to {MaxRsaKeyBits} bits");
-        }
+        return new X509Extension("2.5.29.17", w.Encode(), critical: false);
     }
 
-    private static string KeyTypeName(DerObjectIdentifier algorithm) => algorithm.Id switch
+    private readonly record struct Csr(CryptoSupport.Signed Signed, ReadOnlyMemory<byte> SubjectPublicKeyInfo);
+
+    /// <summary>
+    /// The parts of a PKCS#10 request: CertificationRequest ::= SEQUENCE { CertificationRequestInfo ::=
+    /// SEQUENCE { version, subject Name, SubjectPublicKeyInfo, [0] attributes }, AlgorithmIdentifier, BIT STRING }.
+    /// As lenient as the CA always was: any version, attributes optional and not looked into.
+    /// </summary>
+    private static Csr ReadCsr(byte[] csrDer)
+    {
+        var signed = CryptoSupport.ReadSigned(csrDer);
+        var info = new AsnReader(signed.Tbs, AsnEncodingRules.DER).ReadSequence();
+        info.ReadInteger();
+        var subject = info.ReadSequence();
+        while (subject.HasData)
+        {
+            var rdn = subject.ReadSetOf(skipSortOrderValidation: true);
+            do
+            {
+                var attribute = rdn.ReadSequence();
+                attribute.ReadObjectIdentifier();
+                attribute.ReadEncodedValue();
+                attribute.ThrowIfNotEmpty();
+            } while (rdn.HasData);
+        }
+        var spki = info.ReadEncodedValue();
+        if (info.HasData) info.ReadSetOf(skipSortOrderValidation: true, new Asn1Tag(TagClass.ContextSpecific, 0));
+        info.ThrowIfNotEmpty();
+        return new Csr(signed, spki);
+    }
+
+    /// <summary>
+    /// Key types a node certificate may have, checked on the encoded key before any key object is
+    /// built (building, and validating, an RSA key costs more the bigger it is). True for ECDSA, false for RSA.
+    /// </summary>
+    private static bool CheckCsrKey(ReadOnlyMemory<byte> subjectPublicKeyInfo)
+    {
+        var spki = new AsnReader(subjectPublicKeyInfo, AsnEncodingRules.DER).ReadSequence();
+        var algorithmIdentifier = spki.ReadSequence();
+        var algorithm = algorithmIdentifier.ReadObjectIdentifier();
+        ReadOnlyMemory<byte>? parameters = null; // not an empty value: absent
+        if (algorithmIdentifier.HasData) parameters = algorithmIdentifier.ReadEncodedValue();
+        algorithmIdentifier.ThrowIfNotEmpty();
+        if (!spki.TryReadPrimitiveBitString(out int unusedBits, out var publicKey) || unusedBits != 0)
+            throw new AsnContentException("the public key is not a BIT STRING of whole bytes");
+        spki.ThrowIfNotEmpty();
+
+        if (algorithm == CryptoSupport.OidEcPublicKey)
+        {
+            // Named curves only (explicit parameters could smuggle in a weak or huge curve), as Go's crypto/x509.
+            string? curve = parameters is { } p && Asn1Tag.TryDecode(p.Span, out var tag, out _) && tag == Asn1Tag.ObjectIdentifier
+                ? new AsnReader(p, AsnEncodingRules.DER).ReadObjectIdentifier()
+                : null;
+            if (curve is not (CryptoSupport.OidNistP256 or CryptoSupport.OidNistP384))
+                throw InvalidCsr($"unsupported elliptic curve; use ECDSA P-256 or P-384 (or RSA with {MinRsaKeyBits} to {MaxRsaKeyBits} bits)");
+            return true;
+        }
+        if (algorithm == CryptoSupport.OidRsaEncryption)
+        {
+            // RSAPublicKey ::= SEQUENCE { modulus INTEGER, publicExponent INTEGER }
+            var outer = new AsnReader(publicKey, AsnEncodingRules.DER);
+            var rsa = outer.ReadSequence();
+            outer.ThrowIfNotEmpty();
+            var modulus = rsa.ReadIntegerBytes();
+            var exponent = rsa.ReadIntegerBytes();
+            rsa.ThrowIfNotEmpty();
+            int bits = CryptoSupport.PositiveBitLength(modulus.Span);
+            if (bits < 0) throw InvalidCsr("not a valid RSA modulus");
+            int exponentBits = CryptoSupport.PositiveBitLength(exponent.Span);
+            if (exponentBits < 0) throw InvalidCsr("not a valid RSA public exponent");
+            if (bits is < MinRsaKeyBits or > MaxRsaKeyBits)
+                throw InvalidCsr($"RSA key of {bits} bits; use {MinRsaKeyBits} to {MaxRsaKeyBits} bits (or ECDSA P-256 or P-384)");
+            if ((exponent.Span[^1] & 1) == 0 || exponentBits < 2)
+                throw InvalidCsr("RSA public exponent must be odd and at least 3");
+            return false;
+        }
+        throw InvalidCsr($"unsupported key type {KeyTypeName(algorithm)}; use ECDSA P-256 or P-384, or RSA with {MinRsaKeyBits} to {MaxRsaKeyBits} bits");
+    }
+
+    private static string KeyTypeName(string algorithm) => algorithm switch
     {
         "1.3.101.110" => "X25519",
         "1.3.101.111" => "X448",
@@ -257,17 +319,71 @@ public sealed class RootCA
         ArgumentNullException.ThrowIfNull(leaf);
         try
         {
-            var cert = new X509CertificateParser().ReadCertificate(leaf.RawData);
-            if (cert is null || !cert.IssuerDN.Equivalent(_bcCert.SubjectDN, true)) return false;
-            cert.Verify(_bcCert.GetPublicKey());
+            if (!SameName(leaf.IssuerName, Certificate.SubjectName)) return false;
+            var signed = CryptoSupport.ReadSigned(leaf.RawData);
+            // TBSCertificate ::= SEQUENCE { [0] version OPTIONAL, serialNumber, signature AlgorithmIdentifier, ... }:
+            // its signature algorithm must be the outer one (RFC 5280 4.1.1.2).
+            var tbs = new AsnReader(signed.Tbs, AsnEncodingRules.DER).ReadSequence();
+            if (tbs.PeekTag().HasSameClassAndValue(new Asn1Tag(TagClass.ContextSpecific, 0))) tbs.ReadEncodedValue();
+            tbs.ReadIntegerBytes();
+            if (!SameAlgorithm(tbs.ReadEncodedValue(), signed.Algorithm)) return false;
+
+            // A key object per call: the TLS callbacks of many connections verify at once.
+            using AsymmetricAlgorithm? key = (AsymmetricAlgorithm?)Certificate.GetECDsaPublicKey() ?? Certificate.GetRSAPublicKey();
+            if (key is null || !CryptoSupport.VerifySignature(key, signed.Tbs.Span, signed.Algorithm, signed.Signature.Span, signed.UnusedBits))
+                return false;
             if (now is not { } at) return true;
             var t = at.UtcDateTime;
-            return cert.IsValid(t) && _bcCert.IsValid(t);
+            return IsValidAt(leaf, t) && IsValidAt(Certificate, t);
         }
         catch (Exception)
         {
             // Any parse or signature failure means "not issued by this root".
             return false;
         }
+    }
+
+    private static bool IsValidAt(X509Certificate2 cert, DateTime utc) =>
+        utc >= cert.NotBefore.ToUniversalTime() && utc <= cert.NotAfter.ToUniversalTime();
+
+    /// <summary>Same algorithm and parameters, absent parameters counting as NULL ones.</summary>
+    private static bool SameAlgorithm(ReadOnlyMemory<byte> a, ReadOnlyMemory<byte> b)
+    {
+        if (a.Span.SequenceEqual(b.Span)) return true;
+        static (string Oid, ReadOnlyMemory<byte> Parameters) Read(ReadOnlyMemory<byte> encoded)
+        {
+            var seq = new AsnReader(encoded, AsnEncodingRules.DER).ReadSequence();
+            var oid = seq.ReadObjectIdentifier();
+            var parameters = seq.HasData ? seq.ReadEncodedValue() : new byte[] { 0x05, 0x00 };
+            seq.ThrowIfNotEmpty();
+            return (oid, parameters);
+        }
+        var (oidA, parametersA) = Read(a);
+        var (oidB, parametersB) = Read(b);
+        return oidA == oidB && parametersA.Span.SequenceEqual(parametersB.Span);
+    }
+
+    /// <summary>
+    /// Names compared as X.500 names, as the CA always compared them: the same
+    /// attributes in the same order, string values equal ignoring case and runs of spaces.
+    /// </summary>
+    private static bool SameName(X500DistinguishedName a, X500DistinguishedName b)
+    {
+        if (a.RawData.AsSpan().SequenceEqual(b.RawData)) return true;
+        var x = a.EnumerateRelativeDistinguishedNames(reversed: false).ToList();
+        var y = b.EnumerateRelativeDistinguishedNames(reversed: false).ToList();
+        if (x.Count != y.Count) return false;
+        for (int i = 0; i < x.Count; i++)
+        {
+            if (x[i].RawData.Span.SequenceEqual(y[i].RawData.Span)) continue;
+            if (x[i].HasMultipleElements || y[i].HasMultipleElements) return false;
+            if (x[i].GetSingleElementType().Value != y[i].GetSingleElementType().Value) return false;
+            if (x[i].GetSingleElementValue() is not { } vx || y[i].GetSingleElementValue() is not { } vy) return false;
+            if (Canonical(vx) != Canonical(vy)) return false;
+        }
+        return true;
+
+        static string Canonical(string value) =>
+            string.Join(' ', value.Trim().ToLowerInvariant().Split(' ', StringSplitOptions.RemoveEmptyEntries));
     }
 }

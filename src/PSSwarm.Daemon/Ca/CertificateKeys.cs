@@ -1,5 +1,5 @@
+using System.Formats.Asn1;
 using System.Security.Cryptography.X509Certificates;
-using Org.BouncyCastle.Pkcs;
 
 namespace PSSwarm.Daemon.Ca;
 
@@ -10,8 +10,15 @@ internal static class CertificateKeys
     {
         try
         {
-            var info = new Pkcs10CertificationRequest(csrDer).GetCertificationRequestInfo().SubjectPublicKeyInfo.GetDerEncoded();
-            return info.AsSpan().SequenceEqual(certificate.PublicKey.ExportSubjectPublicKeyInfo());
+            // CertificationRequest ::= SEQUENCE { CertificationRequestInfo ::= SEQUENCE { version, subject, SubjectPublicKeyInfo, ... }, ... }
+            var outer = new AsnReader(csrDer, AsnEncodingRules.DER);
+            var request = outer.ReadSequence();
+            outer.ThrowIfNotEmpty();
+            var info = request.ReadSequence();
+            info.ReadInteger();
+            info.ReadSequence();
+            var spki = info.ReadEncodedValue();
+            return spki.Span.SequenceEqual(certificate.PublicKey.ExportSubjectPublicKeyInfo());
         }
         catch (Exception)
         {
