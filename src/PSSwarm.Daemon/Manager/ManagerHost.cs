@@ -372,17 +372,41 @@ internal sealed class ManagerHost : IAsyncDisposable, ISwarmView
 
     private static DateTime Deadline() => DateTime.UtcNow.AddSeconds(15);
 
-    /// <summary>Runs a call on the leader's cluster API (this node's own when it leads).</summary>
+    /// <summary>
+    /// Runs a call on the leader's cluster API (this node's own when it leads). The call is given up
+    /// as soon as Raft says that leader no longer leads (an election, or this node cut off from it):
+    /// a leader behind a cut link drops packets, and the call would otherwise wait for its deadline
+    /// before the caller could learn that no quorum is left.
+    /// </summary>
     public async Task<T> ForwardAsync<T>(Func<Grpc.Net.Client.GrpcChannel, CancellationToken, Task<T>> call, CancellationToken token)
     {
         var leader = LeaderAddress ?? throw SwarmErrors.NoLeader();
+        using var leaderLost = CancellationTokenSource.CreateLinkedTokenSource(token);
+        void OnLeaderChanged(DotNext.Net.Cluster.ICluster _, DotNext.Net.Cluster.IClusterMember? now)
+        {
+            if (now?.EndPoint is not { } ep || FormatEndPoint(ep) != leader) leaderLost.Cancel();
+        }
+        var cluster = (DotNext.Net.Cluster.ICluster)Cluster;
+        cluster.LeaderChanged += OnLeaderChanged;
         try
         {
-            return await call(Options.Channels.For(leader), token).ConfigureAwait(false);
+            if (LeaderAddress != leader) leaderLost.Cancel(); // changed before we subscribed
+            return await call(Options.Channels.For(leader), leaderLost.Token).ConfigureAwait(false);
+        }
+        catch (Exception e) when (leaderLost.IsCancellationRequested && !token.IsCancellationRequested
+                                  && e is OperationCanceledException or Grpc.Core.RpcException { StatusCode: Grpc.Core.StatusCode.Cancelled })
+        {
+            // Docker's no-leader error (writes retry on it while a new leader may still be elected).
+            logger.LogDebug("Call to the leader {Leader} given up: it no longer leads", leader);
+            throw new SwarmException(SwarmErrorKind.ResourceUnavailable, "SwarmNoLeader", SwarmErrors.NoLeader().Message, e);
         }
         catch (Grpc.Core.RpcException e)
         {
             throw ClusterChannels.Translate(e, leader);
+        }
+        finally
+        {
+            cluster.LeaderChanged -= OnLeaderChanged;
         }
     }
 
