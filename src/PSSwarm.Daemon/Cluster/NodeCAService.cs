@@ -224,6 +224,5 @@ internal sealed class NodeCAService(NodeSecurity security, ManagerHostAccessor a
 
     /// <summary>The managers with a Raft address, as the store lists them now.</summary>
     internal static IEnumerable<ManagerPeer> ManagerPeers(ManagerHost host)
-        => host.State.Current.Nodes.Values.Where(n => n.Role == NodeRole.Manager && n.ManagerAddress.Length > 0 && host.IsRaftMember(n.ManagerAddress))
-            .Select(n => new ManagerPeer { NodeId = n.Id, Address = n.ManagerAddress });
+        => host.ManagerPeerList().Select(p => new ManagerPeer { NodeId = p.NodeId, Address = p.Address });
 }

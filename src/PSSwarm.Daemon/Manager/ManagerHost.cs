@@ -480,14 +480,34 @@ internal sealed class ManagerHost : IAsyncDisposable, ISwarmView
     }
 
     /// <summary>host:port of every manager that is a Raft member, the leader first (lost managers are not handed out).</summary>
-    public string[] ManagerAddresses()
+    public string[] ManagerAddresses() => (string[])Managers().Addresses.Clone();
+
+    /// <summary>Node ID and Raft address of every manager that is a Raft member.</summary>
+    public IReadOnlyList<(string NodeId, string Address)> ManagerPeerList() => Managers().Peers;
+
+    private sealed record ManagersView(long Version, string? Leader, long Ticks, string[] Addresses, (string NodeId, string Address)[] Peers);
+
+    private ManagersView? managersView;
+
+    /// <summary>
+    /// The managers, computed once per store version and leader (and at least every second, for
+    /// Raft membership changes): every heartbeat answer names them, and scanning thousands of
+    /// nodes on each of a thousand heartbeats a second would cost the leader a core.
+    /// </summary>
+    private ManagersView Managers()
     {
+        var state = State.Current;
         var leader = LeaderAddress;
-        return State.Current.Nodes.Values
+        var now = Environment.TickCount64;
+        if (managersView is { } v && v.Version == state.Version && v.Leader == leader && now - v.Ticks < 1000) return v;
+        var managers = state.Nodes.Values
             .Where(n => n.Role == NodeRole.Manager && n.ManagerAddress.Length > 0 && IsRaftMember(n.ManagerAddress))
-            .Select(n => n.ManagerAddress)
-            .OrderBy(a => a == leader ? 0 : 1).ThenBy(a => a, StringComparer.Ordinal)
-            .ToArray();
+            .ToList();
+        var view = new ManagersView(state.Version, leader, now,
+            managers.Select(n => n.ManagerAddress).OrderBy(a => a == leader ? 0 : 1).ThenBy(a => a, StringComparer.Ordinal).ToArray(),
+            managers.Select(n => (n.Id, n.ManagerAddress)).ToArray());
+        managersView = view;
+        return view;
     }
 
     /// <summary>
