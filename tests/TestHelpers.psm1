@@ -166,7 +166,16 @@ function Start-TestNode {
     else {
         $params = @{ DataRoot = $dataRoot; Endpoint = $endpoint; NodeName = $Name; PassThru = $true; ErrorAction = 'Stop' }
         if ($LogLevel) { $params.LogLevel = $LogLevel }
-        $info = Start-SwarmDaemon @params
+        try { $info = Start-SwarmDaemon @params }
+        catch {
+            # A daemon that did not answer in time keeps running (Start-SwarmDaemon names its PID): this
+            # test started it, so it stops it by that PID instead of leaking it past the test's clean-up.
+            if ("$($_.Exception.Message)" -match 'psswarmd \(PID (\d+)\)') {
+                $leaked = [int]$Matches[1]
+                if (Test-ProcessAlive $leaked) { Stop-Process -Id $leaked -Force -ErrorAction Ignore }
+            }
+            throw
+        }
         $processId = [int]$info.ProcessId
         Register-TestProcess -Root $Root -ProcessId $processId -Name $Name -Endpoint $endpoint -DataRoot $dataRoot
     }
