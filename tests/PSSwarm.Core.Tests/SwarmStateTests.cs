@@ -148,6 +148,37 @@ public class SwarmStateTests
         Assert.ThrowsAny<Exception>(() => SwarmCommand.FromBytes("{\"op\":\"launchMissiles\"}"u8));
     }
 
+    // ---- watching the store ----
+
+    [Fact]
+    public async Task WaitForChange_CompletesOnTheNextApply_NotBefore()
+    {
+        var state = Created();
+        var version = state.Current.Version;
+        Assert.Same(state.Current, await state.WaitForChangeAsync(version - 1, default)); // already past: at once
+        var watch = state.WaitForChangeAsync(version, default);
+        await Task.Delay(50);
+        Assert.False(watch.IsCompleted);
+        Assert.True(state.Apply(new PutNodeCommand(Node("n9"))));
+        var seen = await watch.WaitAsync(TimeSpan.FromSeconds(5));
+        Assert.Equal(version + 1, seen.Version);
+        Assert.True(seen.Nodes.ContainsKey("n9"));
+    }
+
+    [Fact]
+    public async Task WaitForChange_SeesARestoredSnapshot_AndHonoursCancellation()
+    {
+        var state = Created();
+        var older = state.Current;
+        Assert.True(state.Apply(new PutNodeCommand(Node("n9"))));
+        var watch = state.WaitForChangeAsync(state.Current.Version, default);
+        state.Reset(older); // a snapshot restore may go back
+        Assert.Same(older, await watch.WaitAsync(TimeSpan.FromSeconds(5)));
+
+        using var cts = new CancellationTokenSource(50);
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => state.WaitForChangeAsync(state.Current.Version, cts.Token));
+    }
+
     // ---- store format version ----
 
     [Fact]

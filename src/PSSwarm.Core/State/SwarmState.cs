@@ -114,6 +114,8 @@ public sealed class SwarmState
 {
     private readonly object gate = new();
     private Snapshot data = Snapshot.Empty;
+    // Completed (and replaced) on every change: what WaitForChangeAsync waits on.
+    private TaskCompletionSource changed = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     /// <summary>An immutable view of the whole state.</summary>
     public sealed record Snapshot
@@ -129,6 +131,30 @@ public sealed class SwarmState
     }
 
     public Snapshot Current => Volatile.Read(ref data);
+
+    /// <summary>
+    /// The first state whose <see cref="Snapshot.Version"/> is above <paramref name="afterVersion"/>
+    /// (at once when the current one is): a watch on the store, without polling.
+    /// A restored snapshot counts as a change whatever its version.
+    /// </summary>
+    public async Task<Snapshot> WaitForChangeAsync(long afterVersion, CancellationToken token)
+    {
+        while (true)
+        {
+            // The signal first, then the state: a change between the two completes this signal.
+            var signal = Volatile.Read(ref changed);
+            var current = Current;
+            if (current.Version > afterVersion) return current;
+            await signal.Task.WaitAsync(token).ConfigureAwait(false);
+            if (Current.Version <= afterVersion) return Current; // a restored snapshot may go back
+        }
+    }
+
+    private void Publish(Snapshot next)
+    {
+        Volatile.Write(ref data, next);
+        Interlocked.Exchange(ref changed, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).TrySetResult();
+    }
 
     public T Read<T>(Func<Snapshot, T> reader) => reader(Current);
 
@@ -175,14 +201,14 @@ public sealed class SwarmState
                 }
             }
             LastApplyError = error;
-            Volatile.Write(ref data, next with { Version = current.Version + 1 });
+            Publish(next with { Version = current.Version + 1 });
             return error is null;
         }
     }
 
     public void Reset(Snapshot snapshot)
     {
-        lock (gate) Volatile.Write(ref data, snapshot);
+        lock (gate) Publish(snapshot);
     }
 
     public static JsonSerializerOptions JsonOptions { get; } = CreateJsonOptions();

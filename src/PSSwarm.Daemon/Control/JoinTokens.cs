@@ -1,9 +1,47 @@
 using PSSwarm.Core;
 using PSSwarm.Core.Security;
 using PSSwarm.Core.State;
+using PSSwarm.Daemon.Store;
 using Proto = PSSwarm.Protocol.Control;
 
 namespace PSSwarm.Daemon.Control;
+
+/// <summary>
+/// The control API's join-token logic (Get/Update/New/Revoke-SwarmJoinToken) over the store alone:
+/// callers hand in a store they made current (a read barrier) and get the swarm's objects back.
+/// </summary>
+internal sealed class JoinTokenService(ISwarmStore store, TimeProvider clock)
+{
+    private ClusterObject Cluster => store.Current.Cluster ?? throw SwarmErrors.ManagerStarting();
+
+    /// <summary>Update-SwarmJoinToken: a new secret for the role's standing token; the old one is refused at once.</summary>
+    public async Task<string> RotateAsync(NodeRole role, CancellationToken token)
+    {
+        var fresh = JoinToken.Generate(System.Text.Encoding.UTF8.GetBytes(Cluster.RootCACertificate));
+        await store.ProposeAsync(new SetJoinTokenCommand(role, fresh, clock.GetUtcNow()), token).ConfigureAwait(false);
+        return fresh;
+    }
+
+    /// <summary>New-SwarmJoinToken: an extra token (expiring and/or limited-use) next to the role's standing one.</summary>
+    public async Task<JoinTokenObject> CreateAsync(Proto.CreateJoinTokenRequest request, CancellationToken token)
+    {
+        var created = JoinTokens.Create(request, Cluster, clock.GetUtcNow());
+        await store.ProposeAsync(new AddJoinTokenCommand(created), token).ConfigureAwait(false);
+        return created;
+    }
+
+    /// <summary>The extra tokens, oldest first.</summary>
+    public IReadOnlyList<JoinTokenObject> Extra()
+        => Cluster.JoinTokens.OrderBy(t => t.CreatedAt).ThenBy(t => t.Id, StringComparer.Ordinal).ToList();
+
+    /// <summary>Revoke-SwarmJoinToken: the token admits no one from now on; the nodes it admitted stay.</summary>
+    public async Task<JoinTokenObject> RevokeAsync(string idOrToken, CancellationToken token)
+    {
+        var found = JoinTokens.Find(Cluster, idOrToken);
+        await store.ProposeAsync(new RevokeJoinTokenCommand(found.Id), token).ConfigureAwait(false);
+        return found;
+    }
+}
 
 /// <summary>
 /// Join tokens as the control API hands them out: the two standing ones (Docker's) and the extra

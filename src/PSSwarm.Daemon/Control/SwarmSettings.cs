@@ -23,6 +23,16 @@ internal static class SwarmSettings
         return spec;
     }
 
+    /// <summary>Set-Swarm against the store: proposes the new spec when it differs; returns it.</summary>
+    public static async Task<ClusterSpec> UpdateAsync(Store.ISwarmStore store, Proto.UpdateSwarmRequest request, TimeProvider clock, CancellationToken token)
+    {
+        var cluster = store.Current.Cluster ?? throw SwarmErrors.ManagerStarting();
+        var spec = Update(cluster.Spec, request);
+        if (spec != cluster.Spec)
+            await store.ProposeAsync(new UpdateClusterSpecCommand(spec, clock.GetUtcNow()), token).ConfigureAwait(false);
+        return spec;
+    }
+
     /// <summary>The spec after Set-Swarm: the current one with only the settings given changed.</summary>
     public static ClusterSpec Update(ClusterSpec current, Proto.UpdateSwarmRequest request)
     {

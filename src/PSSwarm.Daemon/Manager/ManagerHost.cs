@@ -41,7 +41,7 @@ internal sealed record ManagerHostOptions
 /// one port, as Docker shares 2377), the DotNext Raft node and the replicated store.
 /// One instance lives from Initialize-Swarm/Join-Swarm (or a restart) until Exit-Swarm.
 /// </summary>
-internal sealed class ManagerHost : IAsyncDisposable, ISwarmView
+internal sealed class ManagerHost : IAsyncDisposable, ISwarmView, Store.ISwarmStore
 {
     public const string RaftPath = "/cluster-consensus/raft";
     private const string RaftClientName = "psswarm-raft";
@@ -72,6 +72,11 @@ internal sealed class ManagerHost : IAsyncDisposable, ISwarmView
     public SwarmState State => stateMachine.State;
 
     SwarmState.Snapshot ISwarmView.State => stateMachine.State.Current;
+
+    SwarmState.Snapshot Store.ISwarmStore.Current => stateMachine.State.Current;
+
+    Task<SwarmState.Snapshot> Store.ISwarmStore.WaitForChangeAsync(long afterVersion, CancellationToken token)
+        => stateMachine.State.WaitForChangeAsync(afterVersion, token);
 
     /// <summary>
     /// Whether a Raft address is a voting member. A manager that is not a member itself yet (it is

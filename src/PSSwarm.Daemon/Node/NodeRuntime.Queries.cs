@@ -95,6 +95,15 @@ internal sealed partial class NodeRuntime
     public async Task<Proto.JoinToken> GetJoinTokenAsync(Proto.NodeRole role, CancellationToken token)
         => TokenOf(await RequireManagerAsync(token).ConfigureAwait(false), role);
 
+    public async Task<Proto.JoinToken> RotateJoinTokenAsync(Proto.NodeRole role, CancellationToken token)
+    {
+        var host = await RequireManagerAsync(token).ConfigureAwait(false);
+        var coreRole = role == Proto.NodeRole.RoleManager ? NodeRole.Manager : NodeRole.Worker;
+        await new Control.JoinTokenService(host, clock).RotateAsync(coreRole, token).ConfigureAwait(false);
+        logger.LogInformation("Rotated the {Role} join token", coreRole);
+        return TokenOf(host, role);
+    }
+
     private static Proto.JoinToken TokenOf(ManagerHost host, Proto.NodeRole role)
         => Control.JoinTokens.Standing(host.State.Current.Cluster ?? throw SwarmErrors.ManagerStarting(), role, host.ManagerAddresses());
 
@@ -102,9 +111,7 @@ internal sealed partial class NodeRuntime
     public async Task<Proto.JoinToken> CreateJoinTokenAsync(Proto.CreateJoinTokenRequest request, CancellationToken token)
     {
         var host = await RequireManagerAsync(token).ConfigureAwait(false);
-        var cluster = host.State.Current.Cluster ?? throw SwarmErrors.ManagerStarting();
-        var created = Control.JoinTokens.Create(request, cluster, clock.GetUtcNow());
-        await host.ProposeAsync(new AddJoinTokenCommand(created), token).ConfigureAwait(false);
+        var created = await new Control.JoinTokenService(host, clock).CreateAsync(request, token).ConfigureAwait(false);
         logger.LogInformation("Created {Role} join token {TokenId} (expires {Expires}, uses {MaxUses})", created.Role, created.Id,
             created.ExpiresAt?.ToString("u") ?? "never", created.MaxUses?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "unlimited");
         return Control.JoinTokens.Extra(created, host.ManagerAddresses());
@@ -124,7 +131,7 @@ internal sealed partial class NodeRuntime
                 Control.JoinTokens.Standing(cluster, Proto.NodeRole.RoleManager, managers),
             },
         };
-        foreach (var t in cluster.JoinTokens.OrderBy(t => t.CreatedAt).ThenBy(t => t.Id, StringComparer.Ordinal))
+        foreach (var t in new Control.JoinTokenService(host, clock).Extra())
             list.Tokens.Add(Control.JoinTokens.Extra(t, managers));
         return list;
     }
@@ -133,22 +140,9 @@ internal sealed partial class NodeRuntime
     public async Task<Proto.JoinToken> RevokeJoinTokenAsync(Proto.RevokeJoinTokenRequest request, CancellationToken token)
     {
         var host = await RequireManagerAsync(token).ConfigureAwait(false);
-        var cluster = host.State.Current.Cluster ?? throw SwarmErrors.ManagerStarting();
-        var found = Control.JoinTokens.Find(cluster, request.Id);
-        await host.ProposeAsync(new RevokeJoinTokenCommand(found.Id), token).ConfigureAwait(false);
+        var found = await new Control.JoinTokenService(host, clock).RevokeAsync(request.Id, token).ConfigureAwait(false);
         logger.LogInformation("Revoked {Role} join token {TokenId}", found.Role, found.Id);
         return Control.JoinTokens.Extra(found, host.ManagerAddresses());
-    }
-
-    public async Task<Proto.JoinToken> RotateJoinTokenAsync(Proto.NodeRole role, CancellationToken token)
-    {
-        var host = await RequireManagerAsync(token).ConfigureAwait(false);
-        var cluster = host.State.Current.Cluster ?? throw SwarmErrors.ManagerStarting();
-        var fresh = JoinToken.Generate(System.Text.Encoding.UTF8.GetBytes(cluster.RootCACertificate));
-        var coreRole = role == Proto.NodeRole.RoleManager ? NodeRole.Manager : NodeRole.Worker;
-        await host.ProposeAsync(new SetJoinTokenCommand(coreRole, fresh, DateTimeOffset.UtcNow), token).ConfigureAwait(false);
-        logger.LogInformation("Rotated the {Role} join token", coreRole);
-        return TokenOf(host, role);
     }
 
     public async Task<Proto.NodeList> ListNodesAsync(CancellationToken token)

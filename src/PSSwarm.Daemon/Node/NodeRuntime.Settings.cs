@@ -1,5 +1,4 @@
 using PSSwarm.Core;
-using PSSwarm.Core.State;
 using PSSwarm.Daemon.Control;
 using Proto = PSSwarm.Protocol.Control;
 
@@ -16,14 +15,11 @@ internal sealed partial class NodeRuntime
     public async Task<Proto.SwarmInfo> UpdateSwarmAsync(Proto.UpdateSwarmRequest request, CancellationToken token)
     {
         var host = await RequireManagerAsync(token).ConfigureAwait(false);
-        var cluster = host.State.Current.Cluster ?? throw SwarmErrors.ManagerStarting();
-        var spec = SwarmSettings.Update(cluster.Spec, request);
-        if (spec != cluster.Spec)
-        {
-            await host.ProposeAsync(new UpdateClusterSpecCommand(spec, clock.GetUtcNow()), token).ConfigureAwait(false);
+        var before = host.State.Current.Cluster?.Spec;
+        var spec = await SwarmSettings.UpdateAsync(host, request, clock, token).ConfigureAwait(false);
+        if (spec != before)
             logger.LogInformation("Swarm settings updated: certificate expiry {CertExpiry}, dispatcher heartbeat {Heartbeat}, task history limit {TaskHistoryLimit}, autolock {Autolock}",
                 spec.CertExpiry, spec.DispatcherHeartbeat, spec.TaskHistoryLimit, spec.Autolock);
-        }
         return await GetInfoAsync(token).ConfigureAwait(false);
     }
 }
