@@ -120,3 +120,68 @@ public class ControlComponentsTests
         Assert.Single(store.Proposed.OfType<UpdateClusterSpecCommand>());
     }
 }
+
+/// <summary>The CA component against the store interface: the store owns the root and key.</summary>
+public class ClusterCATests
+{
+    // Certificates are checked against their root's validity, which starts an hour before the root is made.
+    private static readonly DateTimeOffset T0 = DateTimeOffset.FromUnixTimeSeconds(DateTimeOffset.UtcNow.ToUnixTimeSeconds());
+
+    private static (InMemorySwarmStore Store, RootCA Root) NewSwarm(RootCA? root = null)
+    {
+        root ??= RootCA.Create();
+        var store = new InMemorySwarmStore();
+        var cluster = new ClusterObject
+        {
+            Id = Identity.NewId(), CreatedAt = T0, UpdatedAt = T0, RootCACertificate = root.CertificatePem, RootCAKey = root.KeyPem!,
+            WorkerJoinToken = JoinToken.Generate(root.CertificatePemBytes), ManagerJoinToken = JoinToken.Generate(root.CertificatePemBytes),
+            Spec = new ClusterSpec { CertExpiry = TimeSpan.FromDays(7) },
+        };
+        var first = new NodeObject { Id = Identity.NewId(), Hostname = "m1", Role = NodeRole.Manager, Address = "10.0.0.1", ManagerAddress = "10.0.0.1:2377" };
+        store.ProposeAsync(new CreateClusterCommand(cluster, first, NetworkObject.NewIngress(Identity.NewId(), T0)), default).GetAwaiter().GetResult();
+        return (store, root);
+    }
+
+    [Fact]
+    public void Sign_UsesTheStoresRootAndExpiry_AndTheRoleItIsGiven()
+    {
+        var (store, root) = NewSwarm();
+        var ca = new Daemon.Ca.ClusterCA(store);
+        var (_, csr) = NodeCertificates.NewKeyAndCsr();
+        var nodeId = Identity.NewId();
+        var cert = System.Security.Cryptography.X509Certificates.X509Certificate2.CreateFromPem(ca.Sign(csr, nodeId, NodeRole.Worker, T0));
+        Assert.True(root.Verifies(cert, null), "signature");
+        Assert.True(root.Verifies(cert, T0), $"validity {cert.NotBefore:o} {cert.NotAfter:o} root {root.Certificate.NotBefore:o}");
+        var (id, role, org) = NodeCertificates.ReadIdentity(cert);
+        Assert.Equal((nodeId, NodeCertificates.WorkerRole, store.Current.Cluster!.Id), (id, role, org));
+        Assert.Equal(T0.AddDays(7), new DateTimeOffset(cert.NotAfter.ToUniversalTime()));
+    }
+
+    [Fact]
+    public void Sign_FollowsTheStoreWhenItsRootChanges()
+    {
+        var (store, oldRoot) = NewSwarm();
+        var ca = new Daemon.Ca.ClusterCA(store);
+        var (_, csr) = NodeCertificates.NewKeyAndCsr();
+        _ = ca.Sign(csr, Identity.NewId(), NodeRole.Manager, T0); // loads the old root
+        var newRoot = RootCA.Create();
+        var cluster = store.Current.Cluster! with
+        {
+            RootCACertificate = newRoot.CertificatePem, RootCAKey = newRoot.KeyPem!,
+            WorkerJoinToken = JoinToken.Generate(newRoot.CertificatePemBytes), ManagerJoinToken = JoinToken.Generate(newRoot.CertificatePemBytes),
+        };
+        store.State.Reset(store.Current with { Cluster = cluster });
+        var cert = System.Security.Cryptography.X509Certificates.X509Certificate2.CreateFromPem(ca.Sign(csr, Identity.NewId(), NodeRole.Manager, T0));
+        Assert.True(newRoot.Verifies(cert, T0));
+        Assert.False(oldRoot.Verifies(cert, T0));
+    }
+
+    [Fact]
+    public void Sign_RefusesABadCsrAsInvalidArgument()
+    {
+        var (store, _) = NewSwarm();
+        var e = Assert.Throws<SwarmException>(() => new Daemon.Ca.ClusterCA(store).Sign([1, 2, 3], Identity.NewId(), NodeRole.Worker, T0));
+        Assert.Equal((SwarmErrorKind.InvalidArgument, "SwarmInvalidArgument"), (e.Kind, e.ErrorId));
+        Assert.StartsWith("invalid certificate signing request", e.Message);
+    }
+}

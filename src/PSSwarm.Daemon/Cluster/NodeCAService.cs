@@ -54,7 +54,7 @@ internal sealed class NodeCAService(NodeSecurity security, ManagerHostAccessor a
 
         var nodeId = Identity.NewId();
         var now = security.Clock.GetUtcNow();
-        var certPem = Sign(cluster, request.Csr.ToByteArray(), nodeId, role, now);
+        var certPem = host.CA.Sign(request.Csr.ToByteArray(), nodeId, role, now);
         var observed = context.GetHttpContext().Connection.RemoteIpAddress;
         var node = new NodeObject
         {
@@ -118,7 +118,7 @@ internal sealed class NodeCAService(NodeSecurity security, ManagerHostAccessor a
             throw new SwarmException(SwarmErrorKind.PermissionDenied, "SwarmManagerTokenRequired",
                 $"node {nodeId} is a manager: renew its certificate with the manager join token");
         var now = security.Clock.GetUtcNow();
-        var certPem = Sign(cluster, request.Csr.ToByteArray(), nodeId, node.Role, now);
+        var certPem = host.CA.Sign(request.Csr.ToByteArray(), nodeId, node.Role, now);
         await host.ProposeAsync(new PatchNodeCommand(nodeId, now)
         {
             CertificateExpiry = ExpiryOf(certPem), Status = NodeStatus.Ready, StatusMessage = "",
@@ -139,7 +139,7 @@ internal sealed class NodeCAService(NodeSecurity security, ManagerHostAccessor a
         if (!state.Nodes.TryGetValue(peer.NodeId, out var node))
             throw new SwarmException(SwarmErrorKind.ObjectNotFound, "SwarmNodeNotFound", $"node {peer.NodeId} not found");
         var now = security.Clock.GetUtcNow();
-        var certPem = Sign(cluster, request.Csr.ToByteArray(), node.Id, node.Role, now);
+        var certPem = host.CA.Sign(request.Csr.ToByteArray(), node.Id, node.Role, now);
         await host.ProposeAsync(new PatchNodeCommand(node.Id, now) { CertificateExpiry = ExpiryOf(certPem) }, context.CancellationToken)
             .ConfigureAwait(false);
         logger.LogInformation("Issued a {Role} certificate to node {NodeId}", node.Role, node.Id);
@@ -187,21 +187,6 @@ internal sealed class NodeCAService(NodeSecurity security, ManagerHostAccessor a
         refusals.Warning($"used {remote}", "Refused a join from {Remote}: join token {TokenId} is used up", remote, token.Id);
         return new SwarmException(SwarmErrorKind.AuthenticationError, "SwarmJoinTokenUsedUp",
             $"This join token has admitted all the nodes it may ({token.MaxUses}). Ask a manager for a new one (New-SwarmJoinToken or Get-SwarmJoinToken).");
-    }
-
-    private static string Sign(ClusterObject cluster, byte[] csr, string nodeId, NodeRole role, DateTimeOffset now)
-    {
-        try
-        {
-            return RootCA.Load(cluster.RootCACertificate, cluster.RootCAKey).SignNodeCertificate(csr, nodeId,
-                role == NodeRole.Manager ? NodeCertificates.ManagerRole : NodeCertificates.WorkerRole, cluster.Id, cluster.Spec.CertExpiry, now);
-        }
-        catch (ArgumentException e)
-        {
-            var message = e.ParamName is null ? e.Message : e.Message.Replace($" (Parameter '{e.ParamName}')", "", StringComparison.Ordinal);
-            throw SwarmErrors.InvalidArgument(message.StartsWith("invalid certificate signing request", StringComparison.Ordinal)
-                ? message : $"invalid certificate signing request: {message}");
-        }
     }
 
     private static DateTimeOffset ExpiryOf(string certPem) => X509Certificate2.CreateFromPem(certPem).NotAfter.ToUniversalTime();

@@ -60,10 +60,14 @@ internal sealed class ManagerHost : IAsyncDisposable, ISwarmView, Store.ISwarmSt
         Options = options;
         Cluster = app.Services.GetRequiredService<IRaftHttpCluster>();
         Dispatcher = app.Services.GetRequiredService<Dispatcher>();
+        CA = new ClusterCA(this);
         logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("PSSwarm.Manager");
     }
 
     public Dispatcher Dispatcher { get; }
+
+    /// <summary>Signs node certificates with the root and key the store holds.</summary>
+    public ClusterCA CA { get; }
 
     private IReadOnlyCollection<IRaftClusterMember> RaftMembers => ((IRaftCluster)Cluster).Members;
 

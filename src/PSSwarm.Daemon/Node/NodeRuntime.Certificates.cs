@@ -95,8 +95,7 @@ internal sealed partial class NodeRuntime
         if (host is not null && host.State.Current is { Cluster: { } cluster } state
             && state.Nodes.TryGetValue(cfg.NodeId, out var self) && self.Role == NodeRole.Manager && cfg.Role == NodeRole.Manager)
         {
-            certPem = RootCA.Load(cluster.RootCACertificate, cluster.RootCAKey)
-                .SignNodeCertificate(csr, cfg.NodeId, NodeCertificates.ManagerRole, cluster.Id, cluster.Spec.CertExpiry, clock.GetUtcNow());
+            certPem = host.CA.Sign(csr, cfg.NodeId, NodeRole.Manager, clock.GetUtcNow());
         }
         else
         {
