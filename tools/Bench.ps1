@@ -34,6 +34,8 @@ param(
     [double] $WaitTimeoutSeconds = 30,
     # Rounds of the chaos scenario (tools/bench/Chaos.ps1; about 5 minutes for 100); 0 skips it.
     [int] $ChaosRounds = 100,
+    # Simulated worker nodes of the scale scenario (tools/bench/Scale.ps1, tools/loadgen; about 5 minutes for 5000); 0 skips it.
+    [int] $ScaleNodes = 5000,
     # Copy the three managers' psswarmd.log files next to the JSON (<OutputPath's folder>/logs/).
     [switch] $KeepLogs
 )
@@ -688,8 +690,20 @@ try {
     }
 
     Say
-    Say 'Scale: no load generator yet (many simulated nodes joining and heartbeating): the "scale" figures are null.'
-    $result.notes.Add('scale: no load generator yet; every scale figure is null')
+    if ($ScaleNodes -gt 0) {
+        Say "Scale: $ScaleNodes simulated worker nodes (tools/loadgen) joining three managers on 127.0.0.231-233:2377 and heartbeating the leader"
+        try {
+            $scale = @(& (Join-Path $PSScriptRoot 'bench/Scale.ps1') -ModulePath $ModulePath -Nodes $ScaleNodes) | Select-Object -Last 1
+            foreach ($key in @($result.scale.Keys)) { $result.scale[$key] = $scale[$key] }
+            $result.details.scale = $scale.details
+            if ($scale.details.error) { $script:sectionFailed = $true; $result.errors.Add("scale: $($scale.details.error)") }
+        }
+        catch { Fail-Section 'scale' $_ }
+    }
+    else {
+        Say 'Scale: skipped (-ScaleNodes 0): the "scale" figures are null.'
+        $result.notes.Add('scale: skipped (-ScaleNodes 0); every scale figure is null')
+    }
     Say
     Say 'Docker 20.10 on this machine kind: worker join 144 ms, manager join 620 ms, node list through its API 0.8 ms (issue #3).'
     Say 'Docker 20.10 on this machine kind (issue #2): swarm init 150-600 ms, join-token API 0.6 ms, rotation API 9 ms, dockerd ~100 MB RSS + containerd 39 MB.'
