@@ -148,6 +148,31 @@ public class SwarmStateTests
         Assert.ThrowsAny<Exception>(() => SwarmCommand.FromBytes("{\"op\":\"launchMissiles\"}"u8));
     }
 
+    // ---- scale: writes share the state instead of copying it ----
+
+    [Fact]
+    public void Writes_KeepTheMapsPersistent_EvenAfterASnapshotRoundTrip()
+    {
+        var state = Created();
+        for (var i = 0; i < 2000; i++) Assert.True(state.Apply(new PutNodeCommand(Node($"w{i:0000}"))));
+        var copy = new SwarmState();
+        copy.Deserialize(state.Serialize());
+        foreach (var s in new[] { state, copy })
+        {
+            Assert.True(s.Apply(new PatchNodeCommand("w0001", T0) { Status = NodeStatus.Down }));
+            Assert.True(s.Apply(new PatchNodesCommand([new PatchNodeCommand("w0002", T0) { Status = NodeStatus.Down }])));
+            Assert.True(s.Apply(new RemoveNodeCommand("w0003")));
+            Assert.IsType<System.Collections.Immutable.ImmutableDictionary<string, NodeObject>>(s.Current.Nodes);
+            Assert.IsType<System.Collections.Immutable.ImmutableHashSet<string>>(s.Current.RemovedNodes);
+            Assert.Equal(2000, s.Current.Nodes.Count); // n1 + 2000 workers - w0003
+            Assert.Contains("w0003", s.Current.RemovedNodes);
+        }
+        // An untouched node is the same object before and after a write: nothing was copied.
+        var before = state.Current.Nodes["w1999"];
+        Assert.True(state.Apply(new PatchNodeCommand("w0004", T0) { Status = NodeStatus.Down }));
+        Assert.Same(before, state.Current.Nodes["w1999"]);
+    }
+
     // ---- watching the store ----
 
     [Fact]

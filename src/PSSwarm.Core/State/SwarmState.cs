@@ -1,3 +1,4 @@
+using System.Collections.Immutable;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 
@@ -122,10 +123,10 @@ public sealed class SwarmState
     {
         public static readonly Snapshot Empty = new();
         public ClusterObject? Cluster { get; init; }
-        public IReadOnlyDictionary<string, NodeObject> Nodes { get; init; } = new Dictionary<string, NodeObject>();
-        public IReadOnlyDictionary<string, NetworkObject> Networks { get; init; } = new Dictionary<string, NetworkObject>();
+        public IReadOnlyDictionary<string, NodeObject> Nodes { get; init; } = ImmutableDictionary.Create<string, NodeObject>(StringComparer.Ordinal);
+        public IReadOnlyDictionary<string, NetworkObject> Networks { get; init; } = ImmutableDictionary.Create<string, NetworkObject>(StringComparer.Ordinal);
         /// <summary>IDs of removed nodes: their certificates are refused for ever.</summary>
-        public IReadOnlyCollection<string> RemovedNodes { get; init; } = Array.Empty<string>();
+        public IReadOnlyCollection<string> RemovedNodes { get; init; } = ImmutableHashSet.Create<string>(StringComparer.Ordinal);
         /// <summary>Number of commands applied.</summary>
         public long Version { get; init; }
     }
@@ -246,9 +247,9 @@ public sealed class SwarmState
         public Snapshot ToSnapshot() => new()
         {
             Cluster = Cluster,
-            Nodes = Nodes.ToDictionary(n => n.Id),
-            Networks = Networks.ToDictionary(n => n.Id),
-            RemovedNodes = RemovedNodes.ToHashSet(),
+            Nodes = Nodes.ToImmutableDictionary(n => n.Id, StringComparer.Ordinal),
+            Networks = Networks.ToImmutableDictionary(n => n.Id, StringComparer.Ordinal),
+            RemovedNodes = RemovedNodes.ToImmutableHashSet(StringComparer.Ordinal),
             Version = Version,
         };
     }
