@@ -25,7 +25,9 @@ internal sealed class ErrorInterceptor(ILogger<ErrorInterceptor> logger) : Inter
         {
             // Wrong tokens and rate-limited joins are logged where they are refused, once per interval
             // per address: a flood of them must not write a line each.
-            if (e.Kind is SwarmErrorKind.AuthenticationError or SwarmErrorKind.LimitsExceeded)
+            // A redirect to the leader is the normal answer of a follower (every node's heartbeat after
+            // a leader change): thousands a second must not each write a line either.
+            if (e.Kind is SwarmErrorKind.AuthenticationError or SwarmErrorKind.LimitsExceeded || e.ErrorId == "SwarmNotLeader")
                 logger.LogDebug("{Method} refused: {ErrorId}: {Message}", context.Method, e.ErrorId, e.Message);
             else
                 logger.LogInformation("{Method} refused: {ErrorId}: {Message}", context.Method, e.ErrorId, e.Message);

@@ -38,8 +38,11 @@ internal sealed class Dispatcher(ManagerHostAccessor accessor, ILogger<Dispatche
     public async Task<NodeObject> HeartbeatAsync(string nodeId, string address, string hostname, string version, CancellationToken token)
     {
         var host = Host;
-        if (!host.IsLeader)
-            throw new SwarmException(SwarmErrorKind.ResourceUnavailable, "SwarmNotLeader", host.LeaderAddress ?? "");
+        // Only a leader that still holds its lease (a majority acknowledged it within the lease
+        // period): a deposed leader that has not noticed yet must not keep sessions alive while
+        // the real leader marks those nodes Down.
+        if (!host.HoldsLease)
+            throw new SwarmException(SwarmErrorKind.ResourceUnavailable, "SwarmNotLeader", host.IsLeader ? "" : host.LeaderAddress ?? "");
         var state = host.State.Current;
         if (state.RemovedNodes.Contains(nodeId))
             throw new SwarmException(SwarmErrorKind.PermissionDenied, "SwarmNodeRemoved", $"Permission denied: node {nodeId} was removed from swarm");

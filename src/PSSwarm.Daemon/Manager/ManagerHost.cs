@@ -105,6 +105,9 @@ internal sealed class ManagerHost : IAsyncDisposable, ISwarmView, Store.ISwarmSt
     }
     public bool IsLeader => !Cluster.LeadershipToken.IsCancellationRequested;
 
+    /// <summary>This node leads and holds its lease: a majority acknowledged it within the lease period.</summary>
+    public bool HoldsLease => IsLeader && ((IRaftCluster)Cluster).TryGetLeaseToken(out var lease) && !lease.IsCancellationRequested;
+
     /// <summary>The leader's Raft address as host:port, or null while there is none.</summary>
     public string? LeaderAddress => Cluster.Leader?.EndPoint is { } ep ? FormatEndPoint(ep) : null;
 
@@ -548,8 +551,7 @@ internal sealed class ManagerHost : IAsyncDisposable, ISwarmView, Store.ISwarmSt
     {
         // A leader holding its lease (a majority acknowledged it within the lease period) has
         // applied every committed write: its state is current without another round trip.
-        if (IsLeader && ((IRaftCluster)Cluster).TryGetLeaseToken(out var lease) && !lease.IsCancellationRequested)
-            return;
+        if (HoldsLease) return;
         if (!await WaitForLeaderAsync(LeaderWait, token).ConfigureAwait(false))
             throw SwarmErrors.NoLeader();
         try
