@@ -16,6 +16,7 @@
         'Initialize-Swarm'
         'Get-Swarm'
         'Set-Swarm'
+        'Get-SwarmCA'
         'Exit-Swarm'
         'Get-SwarmJoinToken'
         'Update-SwarmJoinToken'

@@ -79,6 +79,9 @@ public sealed class SwarmClient
     public Task<JoinToken> RevokeJoinTokenAsync(string idOrToken, CancellationToken token)
         => CallAsync(o => control.RevokeJoinTokenAsync(new RevokeJoinTokenRequest { Id = idOrToken }, o), token);
 
+    public Task<CAInfo> GetCAAsync(CancellationToken token)
+        => CallAsync(o => control.GetCAAsync(new GetCARequest(), o), token);
+
     public Task<SwarmInfo> UpdateSwarmAsync(UpdateSwarmRequest request, CancellationToken token)
         => CallAsync(o => control.UpdateSwarmAsync(request, o), token);
 

@@ -29,6 +29,9 @@ internal sealed class ControlService(NodeRuntime node) : Protocol.Control.Contro
     public override Task<SwarmInfo> UpdateSwarm(UpdateSwarmRequest request, ServerCallContext context)
         => node.UpdateSwarmAsync(request, context.CancellationToken);
 
+    public override Task<CAInfo> GetCA(GetCARequest request, ServerCallContext context)
+        => node.GetCAAsync(context.CancellationToken);
+
     public override async Task<Empty> Leave(LeaveRequest request, ServerCallContext context)
     {
         await node.LeaveAsync(request.Force, context.CancellationToken).ConfigureAwait(false);

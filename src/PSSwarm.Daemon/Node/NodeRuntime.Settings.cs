@@ -22,4 +22,18 @@ internal sealed partial class NodeRuntime
                 spec.CertExpiry, spec.DispatcherHeartbeat, spec.TaskHistoryLimit, spec.Autolock);
         return await GetInfoAsync(token).ConfigureAwait(false);
     }
+
+    /// <summary>Get-SwarmCA (docker swarm ca): the root the swarm trusts now, as managers hold it in the store.</summary>
+    public async Task<Proto.CAInfo> GetCAAsync(CancellationToken token)
+    {
+        var host = await RequireManagerAsync(token).ConfigureAwait(false);
+        var cluster = host.State.Current.Cluster ?? throw SwarmErrors.ManagerStarting();
+        var pem = cluster.RootCACertificate;
+        return new Proto.CAInfo
+        {
+            RootCaPem = pem,
+            Digest = "sha256:" + Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(pem))),
+            RotationInProgress = false,
+        };
+    }
 }

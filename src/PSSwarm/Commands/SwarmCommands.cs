@@ -104,6 +104,18 @@ public sealed class SetSwarmCommand : SwarmCmdlet
     }
 }
 
+/// <summary>docker swarm ca: the root CA the swarm trusts now (on a manager).</summary>
+[Cmdlet(VerbsCommon.Get, "SwarmCA")]
+[OutputType(typeof(SwarmCA))]
+public sealed class GetSwarmCACommand : SwarmCmdlet
+{
+    protected override void EndProcessing()
+    {
+        var ca = Call((c, t) => c.GetCAAsync(t));
+        WriteObject(new SwarmCA(ca.RootCaPem, ca.Digest, ca.RotationInProgress));
+    }
+}
+
 /// <summary>The swarm part of docker info; answers on any node.</summary>
 [Cmdlet(VerbsCommon.Get, "Swarm")]
 [OutputType(typeof(SwarmInfo))]

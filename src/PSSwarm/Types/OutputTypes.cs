@@ -31,6 +31,31 @@ public sealed class SwarmInfo
     public string? NodeName { get; internal init; }
 }
 
+/// <summary>The swarm's root CA (Get-SwarmCA, docker swarm ca).</summary>
+public sealed class SwarmCA
+{
+    internal SwarmCA(string pem, string digest, bool rotationInProgress)
+    {
+        Pem = pem;
+        Certificate = X509Certificate2.CreateFromPem(pem);
+        Digest = digest;
+        RotationInProgress = rotationInProgress;
+    }
+
+    /// <summary>The root certificate every node certificate chains to.</summary>
+    public X509Certificate2 Certificate { get; }
+    /// <summary>"sha256:" and the hex SHA-256 of the root's PEM: what every join token pins.</summary>
+    public string Digest { get; }
+    public string Subject => Certificate.Subject;
+    public DateTimeOffset NotBefore => new(Certificate.NotBefore.ToUniversalTime());
+    public DateTimeOffset NotAfter => new(Certificate.NotAfter.ToUniversalTime());
+    /// <summary>A root CA rotation (Update-SwarmCA) is under way.</summary>
+    public bool RotationInProgress { get; }
+    /// <summary>The root's PEM text exactly as the swarm serves it to joining nodes (what Docker prints).</summary>
+    public string Pem { get; }
+    public override string ToString() => Digest;
+}
+
 public sealed class SwarmJoinTokens
 {
     internal SwarmJoinTokens(SwarmJoinToken worker, SwarmJoinToken manager) { Worker = worker; Manager = manager; }
