@@ -144,37 +144,9 @@ function Start-Manager($m) {
     $m.Pid = $d.ProcessId
     $script:startedPids.Add($d.ProcessId)
 }
-# The manager that reports itself leader (Get-SwarmNode -Self), or $null.
-function Get-ClusterLeader([object[]] $Among = @($mgrs.Values)) {
-    foreach ($m in $Among) {
-        if (-not $m.Pid -or -not (Test-Alive $m.Pid)) { continue }
-        try {
-            if ((Get-SwarmNode -Self -Endpoint $m.Endpoint -ErrorAction Stop).IsLeader) { return $m }
-        } catch { }
-    }
-    $null
-}
-# Waits until the swarm is whole: one leader, every manager Reachable in the leader's list, every
-# manager answering a consistent read on its own endpoint. Returns the leader, or $null on timeout.
-function Wait-Whole([double] $TimeoutSeconds = $WaitTimeoutSeconds) {
-    $sw = [Diagnostics.Stopwatch]::StartNew()
-    while ($sw.Elapsed.TotalSeconds -lt $TimeoutSeconds) {
-        $leader = Get-ClusterLeader
-        if ($leader) {
-            try {
-                $list = @(Get-SwarmNode -Endpoint $leader.Endpoint -Role Manager -ErrorAction Stop)
-                $reachable = @($list | Where-Object { "$($_.Reachability)" -eq 'Reachable' }).Count
-                $leaders = @($list | Where-Object IsLeader).Count
-                if ($list.Count -eq 3 -and $reachable -eq 3 -and $leaders -eq 1) {
-                    foreach ($m in $mgrs.Values) { $null = Get-SwarmNode -Self -Endpoint $m.Endpoint -ErrorAction Stop }
-                    return $leader
-                }
-            } catch { }
-        }
-        Start-Sleep -Milliseconds 50
-    }
-    $null
-}
+# The manager that reports itself leader, or $null; the swarm whole (tools/bench/Processes.psm1).
+function Get-ClusterLeader([object[]] $Among = @($mgrs.Values)) { Find-BenchLeader -Managers $Among }
+function Wait-Whole([double] $TimeoutSeconds = $WaitTimeoutSeconds) { Wait-BenchWhole -Managers @($mgrs.Values) -TimeoutSeconds $TimeoutSeconds }
 function Get-ErrorKey([System.Management.Automation.ErrorRecord] $Err) {
     "$($Err.CategoryInfo.Category)/$(($Err.FullyQualifiedErrorId -split ',')[0])"
 }

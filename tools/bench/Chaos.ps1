@@ -105,32 +105,9 @@ function Start-Node($n) {
     $n.Pid = $d.ProcessId
     $startedPids.Add($d.ProcessId)
 }
-function Get-ClusterLeader {
-    foreach ($m in $mgrs) {
-        if (-not $m.Pid -or -not (Test-Alive $m.Pid)) { continue }
-        try { if ((Get-SwarmNode -Self -Endpoint $m.Endpoint -ErrorAction Stop).IsLeader) { return $m } } catch { }
-    }
-    $null
-}
-# One leader, three managers Reachable in its list, and every manager answering on its own endpoint.
-function Wait-Whole([double] $TimeoutSeconds = $WaitTimeoutSeconds) {
-    $sw = [Diagnostics.Stopwatch]::StartNew()
-    while ($sw.Elapsed.TotalSeconds -lt $TimeoutSeconds) {
-        $leader = Get-ClusterLeader
-        if ($leader) {
-            try {
-                $list = @(Get-SwarmNode -Endpoint $leader.Endpoint -Role Manager -ErrorAction Stop)
-                $reachable = @($list | Where-Object { "$($_.Reachability)" -eq 'Reachable' }).Count
-                if ($list.Count -eq 3 -and $reachable -eq 3 -and @($list | Where-Object IsLeader).Count -eq 1) {
-                    foreach ($m in $mgrs) { $null = Get-SwarmNode -Self -Endpoint $m.Endpoint -ErrorAction Stop }
-                    return $leader
-                }
-            } catch { }
-        }
-        Start-Sleep -Milliseconds 50
-    }
-    $null
-}
+# The manager that reports itself leader, or $null; the swarm whole (Processes.psm1).
+function Get-ClusterLeader { Find-BenchLeader -Managers $mgrs }
+function Wait-Whole([double] $TimeoutSeconds = $WaitTimeoutSeconds) { Wait-BenchWhole -Managers $mgrs -TimeoutSeconds $TimeoutSeconds }
 function Median([double[]] $v) {
     $s = @($v | Sort-Object); if ($s.Count -eq 0) { return $null }
     if ($s.Count % 2) { $s[[int][math]::Floor($s.Count / 2)] } else { ($s[$s.Count / 2 - 1] + $s[$s.Count / 2]) / 2 }

@@ -31,4 +31,41 @@ function Send-Signal {
     & kill "-$Signal" $Id 2>$null
 }
 
-Export-ModuleMember -Function Test-Alive, Wait-Exit, Send-Signal
+function Find-BenchLeader {
+    <# The manager that reports itself leader (Get-SwarmNode -Self), or $null. Managers: objects with Pid and Endpoint. #>
+    param([object[]] $Managers)
+    foreach ($m in $Managers) {
+        if (-not $m.Pid -or -not (Test-Alive $m.Pid)) { continue }
+        try {
+            if ((Get-SwarmNode -Self -Endpoint $m.Endpoint -ErrorAction Stop).IsLeader) { return $m }
+        } catch { }
+    }
+    $null
+}
+
+function Wait-BenchWhole {
+    <#
+    Waits until the swarm is whole: one leader, every manager Reachable in the leader's list, every
+    manager answering a consistent read on its own endpoint. Returns the leader, or $null on timeout.
+    #>
+    param([object[]] $Managers, [double] $TimeoutSeconds = 30)
+    $sw = [Diagnostics.Stopwatch]::StartNew()
+    while ($sw.Elapsed.TotalSeconds -lt $TimeoutSeconds) {
+        $leader = Find-BenchLeader -Managers $Managers
+        if ($leader) {
+            try {
+                $list = @(Get-SwarmNode -Endpoint $leader.Endpoint -Role Manager -ErrorAction Stop)
+                $reachable = @($list | Where-Object { "$($_.Reachability)" -eq 'Reachable' }).Count
+                $leaders = @($list | Where-Object IsLeader).Count
+                if ($list.Count -eq $Managers.Count -and $reachable -eq $Managers.Count -and $leaders -eq 1) {
+                    foreach ($m in $Managers) { $null = Get-SwarmNode -Self -Endpoint $m.Endpoint -ErrorAction Stop }
+                    return $leader
+                }
+            } catch { }
+        }
+        Start-Sleep -Milliseconds 50
+    }
+    $null
+}
+
+Export-ModuleMember -Function Test-Alive, Wait-Exit, Send-Signal, Find-BenchLeader, Wait-BenchWhole

@@ -122,31 +122,9 @@ $mgrs = @(foreach ($i in 1..3) {
         Endpoint = "unix://$root/m$i.sock"; DataRoot = (Join-Path $root "m$i"); Pid = $null; Id = $null
     }
 })
-function Get-ClusterLeader {
-    foreach ($m in $mgrs) {
-        if (-not $m.Pid -or -not (Test-Alive $m.Pid)) { continue }
-        try { if ((Get-SwarmNode -Self -Endpoint $m.Endpoint -ErrorAction Stop).IsLeader) { return $m } } catch { }
-    }
-    $null
-}
-function Wait-Whole([double] $TimeoutSeconds = $WaitTimeoutSeconds) {
-    $sw = [Diagnostics.Stopwatch]::StartNew()
-    while ($sw.Elapsed.TotalSeconds -lt $TimeoutSeconds) {
-        $leader = Get-ClusterLeader
-        if ($leader) {
-            try {
-                $list = @(Get-SwarmNode -Endpoint $leader.Endpoint -Role Manager -ErrorAction Stop)
-                $reachable = @($list | Where-Object { "$($_.Reachability)" -eq 'Reachable' }).Count
-                if ($list.Count -eq 3 -and $reachable -eq 3 -and @($list | Where-Object IsLeader).Count -eq 1) {
-                    foreach ($m in $mgrs) { $null = Get-SwarmNode -Self -Endpoint $m.Endpoint -ErrorAction Stop }
-                    return $leader
-                }
-            } catch { }
-        }
-        Start-Sleep -Milliseconds 50
-    }
-    $null
-}
+# The manager that reports itself leader, or $null; the swarm whole (Processes.psm1).
+function Get-ClusterLeader { Find-BenchLeader -Managers $mgrs }
+function Wait-Whole([double] $TimeoutSeconds = $WaitTimeoutSeconds) { Wait-BenchWhole -Managers $mgrs -TimeoutSeconds $TimeoutSeconds }
 # The leader's node list through the client library (what the cmdlet calls), at most 10 s.
 function Get-NodeList($m) {
     $cts = [Threading.CancellationTokenSource]::new([TimeSpan]::FromSeconds(10))
