@@ -438,9 +438,17 @@ internal sealed class ManagerHost : IAsyncDisposable, ISwarmView, Store.ISwarmSt
             using var cts = CancellationTokenSource.CreateLinkedTokenSource(token);
             cts.CancelAfter(TimeSpan.FromSeconds(20));
             var clock = System.Diagnostics.Stopwatch.StartNew();
-            if (!await Cluster.AddMemberAsync(MemberUri(address), cts.Token).ConfigureAwait(false))
-                throw new SwarmException(SwarmErrorKind.ResourceUnavailable, "SwarmAddMemberFailed",
-                    $"could not connect to prospective new cluster member using its advertised address {address}");
+            // DotNext gives up when the new member does not catch up within its warm-up rounds,
+            // which a loaded machine can make it miss once: try again while the time allows.
+            for (var attempt = 1; ; attempt++)
+            {
+                if (await Cluster.AddMemberAsync(MemberUri(address), cts.Token).ConfigureAwait(false)) break;
+                if (attempt == 3 || clock.Elapsed > TimeSpan.FromSeconds(12) || !IsLeader)
+                    throw new SwarmException(SwarmErrorKind.ResourceUnavailable, "SwarmAddMemberFailed",
+                        $"could not connect to prospective new cluster member using its advertised address {address}");
+                logger.LogInformation("Adding Raft member {Address}: attempt {Attempt} did not catch it up; trying again", address, attempt);
+                await Task.Delay(200 * attempt, cts.Token).ConfigureAwait(false);
+            }
             logger.LogInformation("Added Raft member {Address} in {Elapsed:0} ms", address, clock.Elapsed.TotalMilliseconds);
         }
         catch (OperationCanceledException) when (!token.IsCancellationRequested)
