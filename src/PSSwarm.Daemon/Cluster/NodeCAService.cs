@@ -25,8 +25,8 @@ internal sealed class NodeCAService(NodeSecurity security, ManagerHostAccessor a
     /// <summary>
     /// A join: the whole token is compared in constant time (manager token first) and decides the
     /// role; the request's own claims are ignored. The token is checked against this manager's
-    /// state before any Raft round trip; a match is confirmed after a read barrier (a token rotated
-    /// through another manager is refused at once). Failures are rate-limited per source address.
+    /// state after a read barrier (a token rotated or created through another manager counts at
+    /// once). Failures are rate-limited per source address.
     /// </summary>
     public override async Task<IssueNodeCertificateResponse> IssueNodeCertificate(IssueNodeCertificateRequest request, ServerCallContext context)
     {
@@ -38,8 +38,10 @@ internal sealed class NodeCAService(NodeSecurity security, ManagerHostAccessor a
                 $"too many failed join attempts from {remote}; try again in {Math.Max(1, Math.Ceiling(retryAfter.TotalSeconds)):0} s");
         }
         var host = accessor.Host;
-        if (Admit(request.Token, host.State.Current.Cluster ?? throw SwarmErrors.ManagerStarting(), security.Clock.GetUtcNow(), remote) is null)
-            throw Refuse(remote);
+        _ = host.State.Current.Cluster ?? throw SwarmErrors.ManagerStarting();
+        // Always against the state after a read barrier: a token created or rotated a moment ago
+        // through another manager may not be applied here yet, and a rotated-out one must be refused
+        // at once. Wrong tokens cost a barrier each, bounded by the limiter above.
         await host.ReadBarrierAsync(context.CancellationToken).ConfigureAwait(false);
         var cluster = host.State.Current.Cluster!;
         var admission = Admit(request.Token, cluster, security.Clock.GetUtcNow(), remote) ?? throw Refuse(remote);
