@@ -396,7 +396,15 @@ internal sealed class ManagerHost : IAsyncDisposable, ISwarmView, Store.ISwarmSt
         using var leaderLost = CancellationTokenSource.CreateLinkedTokenSource(token);
         void OnLeaderChanged(DotNext.Net.Cluster.ICluster _, DotNext.Net.Cluster.IClusterMember? now)
         {
-            if (now?.EndPoint is not { } ep || FormatEndPoint(ep) != leader) leaderLost.Cancel();
+            // Raised on DotNext's own thread, inside its state change: the call's cancellation runs
+            // elsewhere (its callbacks do gRPC work), and nothing is ever thrown back into DotNext.
+            if (now?.EndPoint is { } ep && FormatEndPoint(ep) == leader) return;
+            ThreadPool.UnsafeQueueUserWorkItem(static source =>
+            {
+                try { source.Cancel(); }
+                catch (ObjectDisposedException) { } // the call ended meanwhile
+                catch (AggregateException) { }      // a callback of the ended call failed: nothing to do
+            }, leaderLost, preferLocal: false);
         }
         var cluster = (DotNext.Net.Cluster.ICluster)Cluster;
         cluster.LeaderChanged += OnLeaderChanged;
