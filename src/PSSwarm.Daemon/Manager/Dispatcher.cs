@@ -38,10 +38,12 @@ internal sealed class Dispatcher(ManagerHostAccessor accessor, ILogger<Dispatche
     public async Task<NodeObject> HeartbeatAsync(string nodeId, string address, string hostname, string version, CancellationToken token)
     {
         var host = Host;
-        // Only a leader that still holds its lease (a majority acknowledged it within the lease
-        // period): a deposed leader that has not noticed yet must not keep sessions alive while
-        // the real leader marks those nodes Down.
-        if (!host.HoldsLease)
+        // A deposed leader that has not noticed yet must not keep sessions alive while the real
+        // leader marks those nodes Down: a leader whose lease (a majority's acknowledgement within
+        // the lease period) has lapsed for longer than LeaseGrace refuses. A shorter lapse is what
+        // a busy leader sees under load, and refusing then sent thousands of nodes hunting for a
+        // leader at once (5,000-node runs).
+        if (!host.IsLeader || LeaseLapsedFor(host) > LeaseGrace)
             throw new SwarmException(SwarmErrorKind.ResourceUnavailable, "SwarmNotLeader", host.IsLeader ? "" : host.LeaderAddress ?? "");
         var state = host.State.Current;
         if (state.RemovedNodes.Contains(nodeId))
@@ -63,6 +65,24 @@ internal sealed class Dispatcher(ManagerHostAccessor accessor, ILogger<Dispatche
             node = host.State.Current.Nodes.GetValueOrDefault(nodeId) ?? node;
         }
         return node;
+    }
+
+    /// <summary>How long a leader may go without its lease before it stops keeping node sessions.</summary>
+    public static readonly TimeSpan LeaseGrace = TimeSpan.FromSeconds(2);
+
+    private long leaseLapsedSince; // Environment.TickCount64 when the lease was first seen lapsed; 0 while held
+
+    /// <summary>How long this leader has been without its lease (zero while it holds it).</summary>
+    private TimeSpan LeaseLapsedFor(ManagerHost host)
+    {
+        if (host.HoldsLease)
+        {
+            Interlocked.Exchange(ref leaseLapsedSince, 0);
+            return TimeSpan.Zero;
+        }
+        var now = Environment.TickCount64;
+        var since = Interlocked.CompareExchange(ref leaseLapsedSince, now, 0);
+        return since == 0 ? TimeSpan.Zero : TimeSpan.FromMilliseconds(now - since);
     }
 
     /// <summary>A node says goodbye (Exit-Swarm), to any manager: it is Down from now on, until removed.</summary>
@@ -132,6 +152,9 @@ internal sealed class Dispatcher(ManagerHostAccessor accessor, ILogger<Dispatche
 
     private async Task ExpireAsync(ManagerHost host, CancellationToken token)
     {
+        // Without its lease this leader may be deposed already, or too busy to have heard the
+        // heartbeats it is about to judge: it marks nobody Down until a majority acknowledges it again.
+        if (!host.HoldsLease) return;
         var now = DateTime.UtcNow;
         var period = Period;
         var down = new List<PatchNodeCommand>();
