@@ -129,5 +129,39 @@ function Wait-AgreedLeader {
     }
 }
 
-Export-ModuleMember -Function Join-TestNode, Get-NodeView, Wait-NodeView, Wait-LocalNodeState, Get-ErrorSummary,
+function Start-TestSwarm {
+    <#
+    The usual four nodes on <IpPrefix>.1-.4 (port 2377): m1 initialises the swarm and leads, m2 joins as
+    a manager, w1 as a worker, o1 stays outside any swarm. Returns @{ m1; m2; w1; o1; Swarm (m1's
+    Initialize-Swarm answer) }. When set-up fails it prints each started node's log, then throws.
+    #>
+    param([Parameter(Mandatory)] [string] $Root, [Parameter(Mandatory)] [string] $IpPrefix)
+    $started = [System.Collections.Generic.List[object]]::new()
+    try {
+        $m1 = Start-TestNode -Root $Root -Name m1 -Ip "$IpPrefix.1"; $started.Add($m1)
+        $swarm = Initialize-Swarm -Endpoint $m1.Endpoint -ListenAddress $m1.Listen -AdvertiseAddress $m1.Ip -ErrorAction Stop
+        $m2 = Start-TestNode -Root $Root -Name m2 -Ip "$IpPrefix.2"; $started.Add($m2)
+        $null = Join-TestNode -Manager $m1 -Node $m2 -Role Manager
+        $w1 = Start-TestNode -Root $Root -Name w1 -Ip "$IpPrefix.3"; $started.Add($w1)
+        $null = Join-TestNode -Manager $m1 -Node $w1 -Role Worker
+        $o1 = Start-TestNode -Root $Root -Name o1 -Ip "$IpPrefix.4"; $started.Add($o1)
+    }
+    catch {
+        Write-Host "Setup failed: $_"
+        foreach ($node in $started) { Get-TestNodeLog -Node $node -Tail 30 | Write-Host }
+        throw
+    }
+    @{ m1 = $m1; m2 = $m2; w1 = $w1; o1 = $o1; Swarm = $swarm }
+}
+
+# Docker's refusals of cluster commands on a node that is not a manager (defined once for the tests).
+$script:NotManagerWorkerMessage = "This node is not a swarm manager. Worker nodes can't be used to view or modify cluster state. Please run this command on a manager node or promote the current node to a manager."
+$script:NotManagerInactiveMessage = 'This node is not a swarm manager. Use Initialize-Swarm or Join-Swarm to connect this node to swarm and try again.'
+function Get-NotManagerMessage {
+    <# Docker's message for a cluster command on a worker (-Worker) or on a node outside any swarm. #>
+    param([switch] $Worker)
+    if ($Worker) { $script:NotManagerWorkerMessage } else { $script:NotManagerInactiveMessage }
+}
+
+Export-ModuleMember -Function Start-TestSwarm, Get-NotManagerMessage, Join-TestNode, Get-NodeView, Wait-NodeView, Wait-LocalNodeState, Get-ErrorSummary,
 Get-RootCAFingerprintHex, ConvertFrom-Base36Digest, New-RandomBase36, Get-CertificateFile, Get-LeaderName, Wait-AgreedLeader

@@ -12,24 +12,11 @@ BeforeAll {
     Import-PSSwarmUnderTest
     $root = New-TestRoot -Name setswarm
 
-    $NotManagerWorker = "This node is not a swarm manager. Worker nodes can't be used to view or modify cluster state. Please run this command on a manager node or promote the current node to a manager."
-    $NotManagerInactive = 'This node is not a swarm manager. Use Initialize-Swarm or Join-Swarm to connect this node to swarm and try again.'
+    $NotManagerWorker = Get-NotManagerMessage -Worker
+    $NotManagerInactive = Get-NotManagerMessage
 
-    $started = [System.Collections.Generic.List[object]]::new()
-    try {
-        $m1 = Start-TestNode -Root $root -Name m1 -Ip 127.0.44.1; $started.Add($m1)
-        $swarm = Initialize-Swarm -Endpoint $m1.Endpoint -ListenAddress $m1.Listen -AdvertiseAddress $m1.Ip -ErrorAction Stop
-        $m2 = Start-TestNode -Root $root -Name m2 -Ip 127.0.44.2; $started.Add($m2)
-        $null = Join-TestNode -Manager $m1 -Node $m2 -Role Manager
-        $w1 = Start-TestNode -Root $root -Name w1 -Ip 127.0.44.3; $started.Add($w1)
-        $null = Join-TestNode -Manager $m1 -Node $w1 -Role Worker
-        $outside = Start-TestNode -Root $root -Name o1 -Ip 127.0.44.4; $started.Add($outside)
-    }
-    catch {
-        Write-Host "Setup failed: $_"
-        foreach ($node in $started) { Get-TestNodeLog -Node $node -Tail 30 | Write-Host }
-        throw
-    }
+    $nodes = Start-TestSwarm -Root $root -IpPrefix 127.0.44
+    $m1 = $nodes.m1; $m2 = $nodes.m2; $w1 = $nodes.w1; $outside = $nodes.o1; $swarm = $nodes.Swarm
     $managers = @($m1, $m2)
     $everyNode = @('m1', 'm2', 'w1')
 

@@ -13,27 +13,14 @@ BeforeAll {
     Import-PSSwarmUnderTest
     $root = New-TestRoot -Name swarmca
 
-    $NotManagerWorker = "This node is not a swarm manager. Worker nodes can't be used to view or modify cluster state. Please run this command on a manager node or promote the current node to a manager."
-    $NotManagerInactive = 'This node is not a swarm manager. Use Initialize-Swarm or Join-Swarm to connect this node to swarm and try again.'
+    $NotManagerWorker = Get-NotManagerMessage -Worker
+    $NotManagerInactive = Get-NotManagerMessage
     # swarmkit's RootCAExpiration: 630720000 s, that is 20 x 365 days.
     $RootLifetime = [TimeSpan]::FromDays(20 * 365)
 
     $initStarted = [DateTimeOffset]::UtcNow
-    $started = [System.Collections.Generic.List[object]]::new()
-    try {
-        $m1 = Start-TestNode -Root $root -Name m1 -Ip 127.0.46.1; $started.Add($m1)
-        $null = Initialize-Swarm -Endpoint $m1.Endpoint -ListenAddress $m1.Listen -AdvertiseAddress $m1.Ip -ErrorAction Stop
-        $m2 = Start-TestNode -Root $root -Name m2 -Ip 127.0.46.2; $started.Add($m2)
-        $null = Join-TestNode -Manager $m1 -Node $m2 -Role Manager
-        $w1 = Start-TestNode -Root $root -Name w1 -Ip 127.0.46.3; $started.Add($w1)
-        $null = Join-TestNode -Manager $m1 -Node $w1 -Role Worker
-        $outside = Start-TestNode -Root $root -Name o1 -Ip 127.0.46.4; $started.Add($outside)
-    }
-    catch {
-        Write-Host "Setup failed: $_"
-        foreach ($node in $started) { Get-TestNodeLog -Node $node -Tail 30 | Write-Host }
-        throw
-    }
+    $nodes = Start-TestSwarm -Root $root -IpPrefix 127.0.46
+    $m1 = $nodes.m1; $m2 = $nodes.m2; $w1 = $nodes.w1; $outside = $nodes.o1
 
     # The call fails with this error id, category and exact message (Get-ErrorSummary says what came instead).
     function Assert-Refused([scriptblock] $Call, [string] $Id, [System.Management.Automation.ErrorCategory] $Category, [string] $Message) {
