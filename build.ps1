@@ -83,7 +83,7 @@ function Get-PesterModule {
 function Invoke-UnitTest {
     $results = Join-Path $out 'TestResults'
     if (Test-Path $results) { Remove-Item $results -Recurse -Force }
-    $counts = @{ Passed = 0; Failed = 0; Skipped = 0 }
+    $counts = @{ Passed = 0; Failed = 0; Skipped = 0; FailedTests = @() }
     foreach ($project in Get-ChildItem (Join-Path $root 'tests') -Recurse -Filter '*.Tests.csproj') {
         Write-Host "xunit: $($project.BaseName)" -ForegroundColor Cyan
         & dotnet test $project.FullName -c $Configuration --nologo -v quiet --logger 'trx;LogFileName=unit.trx' --logger 'console;verbosity=minimal' --results-directory (Join-Path $results $project.BaseName) | Out-Host
@@ -92,9 +92,15 @@ function Invoke-UnitTest {
         if (-not $trx) {
             Write-Host "  no results from $($project.BaseName) (exit code $code): counted as one failure" -ForegroundColor Red
             $counts.Failed++
+            $counts.FailedTests += "$($project.BaseName): no results (exit code $code)"
             continue
         }
-        $c = ([xml](Get-Content $trx.FullName -Raw)).TestRun.ResultSummary.Counters
+        $run = ([xml](Get-Content $trx.FullName -Raw)).TestRun
+        $c = $run.ResultSummary.Counters
+        foreach ($result in @($run.Results.UnitTestResult | Where-Object { $_ -and $_.outcome -ne 'Passed' -and $_.outcome -ne 'NotExecuted' })) {
+            $message = "$($result.Output.ErrorInfo.Message)".Trim() -split "`n" | Select-Object -First 1
+            $counts.FailedTests += "$($project.BaseName): $($result.testName): $message"
+        }
         $counts.Passed += [int]$c.passed
         $counts.Failed += [int]$c.failed + [int]$c.error + [int]$c.timeout + [int]$c.aborted
         $counts.Skipped += [int]$c.notExecuted
@@ -117,17 +123,21 @@ function Invoke-PesterTest {
         -Pester $pester -Path ($paths -join ',') -ResultFile $resultFile | Out-Host
     if (-not (Test-Path $resultFile)) {
         Write-Host "Pester did not report results (exit code $LASTEXITCODE): counted as one failure" -ForegroundColor Red
-        return @{ Passed = 0; Failed = 1; Skipped = 0 }
+        return @{ Passed = 0; Failed = 1; Skipped = 0; FailedTests = @("Pester: no results (exit code $LASTEXITCODE)") }
     }
     $r = Get-Content $resultFile -Raw | ConvertFrom-Json
     if ($null -eq $r -or $null -eq $r.PSObject.Properties['Passed']) {
         Write-Host 'Pester reported no counts: counted as one failure' -ForegroundColor Red
-        return @{ Passed = 0; Failed = 1; Skipped = 0 }
+        return @{ Passed = 0; Failed = 1; Skipped = 0; FailedTests = @('Pester: no counts') }
     }
-    @{ Passed = [int]$r.Passed; Failed = [int]$r.Failed; Skipped = [int]$r.Skipped }
+    @{ Passed = [int]$r.Passed; Failed = [int]$r.Failed; Skipped = [int]$r.Skipped; FailedTests = @($r.FailedTests | Where-Object { $_ }) }
 }
 
 function Write-Summary($counts) {
+    if (@($counts.FailedTests).Count) {
+        Write-Host 'Failed:' -ForegroundColor Red
+        foreach ($failed in $counts.FailedTests) { Write-Host "  $failed" -ForegroundColor Red }
+    }
     $line = "$($counts.Passed) passed, $($counts.Failed) failed"
     if ($counts.Skipped) { $line += ", $($counts.Skipped) skipped" }
     Write-Host $line
@@ -156,6 +166,7 @@ switch ($Task) {
             Passed  = $unit.Passed + $pester.Passed
             Failed  = $unit.Failed + $pester.Failed
             Skipped = $unit.Skipped + $pester.Skipped
+            FailedTests = @($unit.FailedTests) + @($pester.FailedTests)
         }
     }
     'Demo' {

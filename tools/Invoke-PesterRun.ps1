@@ -21,6 +21,19 @@ $counts = if ($r) {
         Passed  = $r.PassedCount
         Failed  = $r.FailedCount + $r.FailedBlocksCount + $r.FailedContainersCount
         Skipped = $r.SkippedCount
+        # Every failure by file and name with its first error line, so that the end of a long
+        # CI log (often all that is kept) says what failed.
+        FailedTests = @(
+            @($r.Failed) + @($r.FailedBlocks) | Where-Object { $_ } | ForEach-Object {
+                $file = if ($_.ScriptBlock.File) { Split-Path $_.ScriptBlock.File -Leaf } else { '' }
+                $message = @($_.ErrorRecord | ForEach-Object { "$_" } | Where-Object { $_ }) | Select-Object -First 1
+                '{0}: {1}: {2}' -f $file, $_.ExpandedPath, (($message -split "`n")[0])
+            }
+            @($r.FailedContainers) | Where-Object { $_ } | ForEach-Object {
+                $message = @($_.ErrorRecord | ForEach-Object { "$_" } | Where-Object { $_ }) | Select-Object -First 1
+                '{0}: (container): {1}' -f $_.Item, (($message -split "`n")[0])
+            }
+        )
     }
 } else { @{ Passed = 0; Failed = 1; Skipped = 0 } }
-$counts | ConvertTo-Json | Set-Content $ResultFile
+$counts | ConvertTo-Json -Depth 3 | Set-Content $ResultFile
