@@ -37,6 +37,41 @@ public static class NodeCertificates
         return X509Certificate2.CreateFromPem(certPem, keyPem);
     }
 
+    /// <summary>
+    /// The key identifier of the CA key that signed <paramref name="cert"/> (its AuthorityKeyIdentifier,
+    /// lower-case hex; <see cref="RootCA.KeyId"/> of the issuer), or "" when it carries none.
+    /// </summary>
+    public static string IssuerKeyId(X509Certificate2 cert)
+    {
+        ArgumentNullException.ThrowIfNull(cert);
+        foreach (var extension in cert.Extensions)
+        {
+            if (extension.Oid?.Value != "2.5.29.35") continue;
+            try
+            {
+                var aki = extension as X509AuthorityKeyIdentifierExtension ?? new X509AuthorityKeyIdentifierExtension(extension.RawData);
+                return aki.KeyIdentifier is { } id ? Convert.ToHexStringLower(id.Span) : "";
+            }
+            catch (CryptographicException)
+            {
+                return "";
+            }
+        }
+        return "";
+    }
+
+    /// <summary>
+    /// What a TLS server sends for <paramref name="cert"/>: the certificate and, in order, those of
+    /// <paramref name="chain"/> that it chains through (a rotation's cross-signed intermediate); a
+    /// root given to complete the path is not sent.
+    /// </summary>
+    public static System.Net.Security.SslStreamCertificateContext ServerContext(X509Certificate2 cert, IEnumerable<X509Certificate2> chain)
+        => System.Net.Security.SslStreamCertificateContext.Create(cert, new X509Certificate2Collection(chain.ToArray()), offline: true);
+
+    /// <summary>The certificates a TLS peer sent besides its own (in a validation callback's chain).</summary>
+    public static IEnumerable<X509Certificate2> PresentedIntermediates(X509Chain? chain)
+        => chain is null ? [] : chain.ChainPolicy.ExtraStore.Cast<X509Certificate2>().ToList();
+
     /// <summary>The node ID (CN), role (OU) and cluster ID (O) of a node certificate.</summary>
     public static (string NodeId, string Role, string ClusterId) ReadIdentity(X509Certificate2 cert)
     {

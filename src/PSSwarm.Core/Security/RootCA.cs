@@ -306,6 +306,57 @@ public sealed class RootCA
     private static ArgumentException InvalidCsr(string why) =>
         new("invalid certificate signing request: " + why, "csrDer");
 
+    /// <summary>
+    /// The key identifier of this root's key (its SubjectKeyIdentifier, lower-case hex): what the
+    /// AuthorityKeyIdentifier of every certificate it signs carries (<see cref="NodeCertificates.IssuerKeyId"/>).
+    /// </summary>
+    public string KeyId => Convert.ToHexStringLower(_subjectKeyId);
+
+    /// <summary>
+    /// A cross-signed intermediate for a root rotation (swarmkit's CrossSignedCACert): the subject,
+    /// public key and key identifier of <paramref name="next"/>, issued by this root and signed with
+    /// its key. A node that trusts only this root verifies a certificate signed by the next root's
+    /// key through it. Valid from now - 1 h until the earlier of the two roots' expiries. Returns its PEM.
+    /// </summary>
+    public string CrossSign(RootCA next, DateTimeOffset? now = null)
+    {
+        ArgumentNullException.ThrowIfNull(next);
+        if (_privateKey is not ECDsa caKey)
+            throw new InvalidOperationException("this root CA has no ECDSA private key and cannot cross-sign");
+        var t = CryptoSupport.ToCertTime(now ?? DateTimeOffset.UtcNow);
+        var notAfter = new DateTimeOffset[] { Certificate.NotAfter.ToUniversalTime(), next.Certificate.NotAfter.ToUniversalTime() }.Min();
+        var request = new CertificateRequest(next.Certificate.SubjectName, next.Certificate.PublicKey, HashAlgorithmName.SHA256);
+        request.CertificateExtensions.Add(new X509KeyUsageExtension(X509KeyUsageFlags.KeyCertSign | X509KeyUsageFlags.CrlSign, critical: true));
+        request.CertificateExtensions.Add(new X509BasicConstraintsExtension(certificateAuthority: true, hasPathLengthConstraint: true, pathLengthConstraint: 0, critical: true));
+        request.CertificateExtensions.Add(new X509SubjectKeyIdentifierExtension(next._subjectKeyId, critical: false));
+        request.CertificateExtensions.Add(X509AuthorityKeyIdentifierExtension.CreateFromSubjectKeyIdentifier(_subjectKeyId));
+        lock (_signLock)
+        {
+            using var cert = request.Create(Certificate.SubjectName, X509SignatureGenerator.CreateForECDsa(caKey),
+                t - CertBackdate, notAfter, CryptoSupport.NewSerial());
+            return Pem.Encode("CERTIFICATE", cert.RawData);
+        }
+    }
+
+    /// <summary>
+    /// True when <paramref name="leaf"/> was issued by this root directly, or by the key of one of
+    /// <paramref name="intermediates"/> that this root issued (a cross-signed intermediate of a
+    /// rotation) and that is a CA; every certificate on the path valid at <paramref name="now"/>.
+    /// </summary>
+    public bool Verifies(X509Certificate2 leaf, DateTimeOffset? now, IEnumerable<X509Certificate2>? intermediates)
+    {
+        if (Verifies(leaf, now)) return true;
+        if (intermediates is null) return false;
+        foreach (var intermediate in intermediates)
+        {
+            if (intermediate.RawData.AsSpan().SequenceEqual(leaf.RawData)) continue;
+            if (intermediate.Extensions.OfType<X509BasicConstraintsExtension>().FirstOrDefault() is not { CertificateAuthority: true }) continue;
+            if (!Verifies(intermediate, now)) continue;
+            if (new RootCA(intermediate, null).Verifies(leaf, now)) return true;
+        }
+        return false;
+    }
+
     /// <summary>True when the certificate was issued by this root (name and signature) and is valid now.</summary>
     public bool Verifies(X509Certificate2 leaf) => Verifies(leaf, DateTimeOffset.UtcNow);
 

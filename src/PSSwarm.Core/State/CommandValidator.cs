@@ -53,6 +53,12 @@ public static class CommandValidator
                 case AddJoinTokenCommand c:
                     ValidateAddJoinToken(c, state);
                     break;
+                case StartRootRotationCommand c:
+                    ValidateStartRootRotation(c, state);
+                    break;
+                case CompleteRootRotationCommand c:
+                    ValidateCompleteRootRotation(c, state);
+                    break;
                 case RevokeJoinTokenCommand c:
                     if (string.IsNullOrEmpty(c.TokenId)) throw Invalid("a join token revocation must name the token");
                     if (state.Cluster?.JoinTokens.Any(t => t.Id == c.TokenId) != true)
@@ -200,6 +206,8 @@ public static class CommandValidator
         if (c.ManagerAddress is not null) InputLimits.ValidateHostPort(c.ManagerAddress, allowEmpty: true);
         if (c.Hostname is not null) InputLimits.ValidateHostname(c.Hostname);
         if (c.Version is not null) InputLimits.ValidateVersion(c.Version);
+        if (c.CertificateIssuer is { } issuer && (issuer.Length > 128 || !issuer.All(Uri.IsHexDigit)))
+            throw Invalid("a certificate issuer is a key identifier in hex, of at most 128 digits");
 
         if (c.SetLabels is not null) InputLimits.ValidateLabels(c.SetLabels);
         if (c.RemoveLabels is { } remove)
@@ -358,6 +366,45 @@ public static class CommandValidator
         InputLimits.ValidateVersion(node.Version);
         InputLimits.ValidateStatusMessage(node.StatusMessage);
         InputLimits.ValidateLabels(node.Labels);
+    }
+
+    private static void ValidateStartRootRotation(StartRootRotationCommand c, SwarmState.Snapshot state)
+    {
+        var cluster = state.Cluster ?? throw Invalid("the swarm has no cluster object yet");
+        var rotation = c.Rotation ?? throw Invalid("a root rotation must carry the next root");
+        RootCA next, current, cross;
+        try
+        {
+            next = RootCA.Load(rotation.CACertificate ?? throw Invalid("the next root certificate is missing"),
+                rotation.CAKey ?? throw Invalid("the next root's key is missing"));
+            current = RootCA.Load(cluster.RootCACertificate, null);
+            cross = RootCA.Load(rotation.CrossSignedCACertificate ?? throw Invalid("the cross-signed certificate is missing"), null);
+        }
+        catch (Exception e) when (e is FormatException or ArgumentException)
+        {
+            throw Invalid($"invalid root rotation: {e.Message}");
+        }
+        if (next.Sha256Hex == current.Sha256Hex || next.KeyId == current.KeyId)
+            throw Invalid("the next root CA must differ from the current one, key included");
+        if (!next.Certificate.Extensions.OfType<System.Security.Cryptography.X509Certificates.X509BasicConstraintsExtension>().Any(b => b.CertificateAuthority))
+            throw Invalid("the next root certificate is not a CA certificate");
+        if (!current.Verifies(cross.Certificate, rotation.StartedAt))
+            throw Invalid("the cross-signed certificate was not issued by the current root CA, or is not valid now");
+        if (!cross.Certificate.PublicKey.EncodedKeyValue.RawData.AsSpan().SequenceEqual(next.Certificate.PublicKey.EncodedKeyValue.RawData)
+            || cross.KeyId != next.KeyId)
+            throw Invalid("the cross-signed certificate does not carry the next root's key");
+    }
+
+    private static void ValidateCompleteRootRotation(CompleteRootRotationCommand c, SwarmState.Snapshot state)
+    {
+        var cluster = state.Cluster ?? throw Invalid("the swarm has no cluster object yet");
+        if (cluster.RootRotation is not { } rotation || rotation.CACertificate != c.CACertificate)
+            throw Invalid("no root rotation to that root CA is in progress");
+        var next = Encoding.UTF8.GetBytes(rotation.CACertificate);
+        ValidateToken(c.WorkerJoinToken, NodeRole.Worker, next);
+        ValidateToken(c.ManagerJoinToken, NodeRole.Manager, next);
+        if (c.WorkerJoinToken == c.ManagerJoinToken)
+            throw Invalid("the worker and manager join tokens must differ");
     }
 
     private static void ValidateToken(string? token, NodeRole role, byte[] rootPem)

@@ -25,6 +25,8 @@ namespace PSSwarm.Core.State;
 [JsonDerivedType(typeof(RestoreStateCommand), "restoreState")]
 [JsonDerivedType(typeof(AddJoinTokenCommand), "addJoinToken")]
 [JsonDerivedType(typeof(RevokeJoinTokenCommand), "revokeJoinToken")]
+[JsonDerivedType(typeof(StartRootRotationCommand), "startRootRotation")]
+[JsonDerivedType(typeof(CompleteRootRotationCommand), "completeRootRotation")]
 public abstract record SwarmCommand
 {
     /// <summary>
@@ -33,8 +35,10 @@ public abstract record SwarmCommand
     /// the entry with a message naming both versions instead of applying it wrongly.
     /// </summary>
     /// <remarks>Version 2: extra join tokens (addJoinToken, revokeJoinToken) and putNode's joinTokenId,
-    /// which a version-1 build would ignore and so admit nodes past a token's limit.</remarks>
-    public const int FormatVersion = 2;
+    /// which a version-1 build would ignore and so admit nodes past a token's limit.
+    /// Version 3: root CA rotation (startRootRotation, completeRootRotation), which an older build
+    /// could not apply and would keep trusting and signing with the old root.</remarks>
+    public const int FormatVersion = 3;
 
     /// <summary>The oldest store format this build still reads. Entries written before "v" existed are version 1.</summary>
     public const int MinReadableFormatVersion = 1;
@@ -99,7 +103,7 @@ public abstract record SwarmCommand
         if (node is null || string.IsNullOrEmpty(node.Id)) return null;
         if (!Enum.IsDefined(node.Role) || !Enum.IsDefined(node.Availability) || !Enum.IsDefined(node.Status)) return null;
         if (node.Hostname is not null && node.StatusMessage is not null && node.Address is not null
-            && node.ManagerAddress is not null && node.Version is not null && node.Labels is not null
+            && node.ManagerAddress is not null && node.Version is not null && node.Labels is not null && node.CertificateIssuer is not null
             && !node.Labels.Values.Any(v => v is null))
             return node;
         return node with
@@ -109,6 +113,7 @@ public abstract record SwarmCommand
             Address = node.Address ?? "",
             ManagerAddress = node.ManagerAddress ?? "",
             Version = node.Version ?? "",
+            CertificateIssuer = node.CertificateIssuer ?? "",
             Labels = node.Labels is null ? new() : node.Labels.ToDictionary(p => p.Key, p => p.Value ?? ""),
         };
     }
@@ -119,12 +124,17 @@ public abstract record SwarmCommand
         if (cluster is null || string.IsNullOrEmpty(cluster.Id) || cluster.RootCACertificate is null || cluster.RootCAKey is null
             || cluster.WorkerJoinToken is null || cluster.ManagerJoinToken is null)
             return null;
-        if (cluster.Name is not null && cluster.Spec is not null && cluster.JoinTokens is not null && !cluster.JoinTokens.Contains(null!))
+        var rotation = cluster.RootRotation is { CACertificate: not null, CAKey: not null, CrossSignedCACertificate: not null } r ? r : null;
+        if (cluster.Name is not null && cluster.Spec is not null && cluster.JoinTokens is not null && !cluster.JoinTokens.Contains(null!)
+            && cluster.PreviousRootCACertificates is not null && !cluster.PreviousRootCACertificates.Contains(null!)
+            && rotation == cluster.RootRotation)
             return cluster;
         return cluster with
         {
             Name = cluster.Name ?? ClusterObject.DefaultName, Spec = cluster.Spec ?? new ClusterSpec(),
             JoinTokens = cluster.JoinTokens?.Where(t => t is not null).ToList() ?? new(),
+            PreviousRootCACertificates = cluster.PreviousRootCACertificates?.Where(c => c is not null).ToList() ?? new(),
+            RootRotation = rotation,
         };
     }
 
@@ -221,6 +231,43 @@ public sealed record RevokeJoinTokenCommand(string TokenId) : SwarmCommand
     }
 }
 
+/// <summary>Update-SwarmCA: starts a root rotation, or restarts one in progress with another next root.</summary>
+public sealed record StartRootRotationCommand(RootRotationObject Rotation) : SwarmCommand
+{
+    public override SwarmState.Snapshot Apply(SwarmState.Snapshot state)
+    {
+        if (state.Cluster is not { } cluster || Rotation is not { CACertificate: not null, CAKey: not null, CrossSignedCACertificate: not null }) return state;
+        return state with { Cluster = cluster with { RootRotation = Rotation, UpdatedAt = Rotation.StartedAt } };
+    }
+}
+
+/// <summary>
+/// Ends the rotation to <see cref="CACertificate"/> (a no-op unless that rotation is the one in
+/// progress): the next root and key become the swarm's, the old root is kept only to prove which
+/// node a returning node is, both standing join tokens are replaced by these (they pin the new
+/// root) and the extra join tokens, which pin the old root, are dropped.
+/// </summary>
+public sealed record CompleteRootRotationCommand(string CACertificate, string WorkerJoinToken, string ManagerJoinToken, DateTimeOffset At) : SwarmCommand
+{
+    public override SwarmState.Snapshot Apply(SwarmState.Snapshot state)
+    {
+        if (state.Cluster is not { RootRotation: { } rotation } cluster || CACertificate is null || rotation.CACertificate != CACertificate
+            || WorkerJoinToken is null || ManagerJoinToken is null)
+            return state;
+        var previous = new List<string>(cluster.PreviousRootCACertificates ?? []) { cluster.RootCACertificate };
+        if (previous.Count > RootRotationObject.MaxPreviousRoots) previous.RemoveRange(0, previous.Count - RootRotationObject.MaxPreviousRoots);
+        return state with
+        {
+            Cluster = cluster with
+            {
+                RootCACertificate = rotation.CACertificate, RootCAKey = rotation.CAKey, RootRotation = null,
+                PreviousRootCACertificates = previous,
+                WorkerJoinToken = WorkerJoinToken, ManagerJoinToken = ManagerJoinToken, JoinTokens = new(), UpdatedAt = At,
+            },
+        };
+    }
+}
+
 /// <summary>
 /// Changes some fields of a node, merged into the node as it is when the entry is applied:
 /// concurrent changes of different fields (a heartbeat, a label, a drain) never undo each other,
@@ -237,6 +284,7 @@ public sealed record PatchNodeCommand(string NodeId, DateTimeOffset At) : SwarmC
     public string? Hostname { get; init; }
     public string? Version { get; init; }
     public DateTimeOffset? CertificateExpiry { get; init; }
+    public string? CertificateIssuer { get; init; }
     public bool ReplaceLabels { get; init; }
     public Dictionary<string, string>? SetLabels { get; init; }
     public List<string>? RemoveLabels { get; init; }
@@ -277,6 +325,7 @@ public sealed record PatchNodeCommand(string NodeId, DateTimeOffset At) : SwarmC
             Hostname = Hostname ?? node.Hostname ?? "",
             Version = Version ?? node.Version ?? "",
             CertificateExpiry = CertificateExpiry ?? node.CertificateExpiry,
+            CertificateIssuer = CertificateIssuer ?? node.CertificateIssuer ?? "",
             Labels = labels,
             UpdatedAt = At,
         };

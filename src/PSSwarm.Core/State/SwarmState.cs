@@ -39,6 +39,35 @@ public sealed record ClusterObject
     public required string ManagerJoinToken { get; init; }
     /// <summary>Extra join tokens (New-SwarmJoinToken, beyond Docker): each may expire and admit a limited number of nodes.</summary>
     public List<JoinTokenObject> JoinTokens { get; init; } = new();
+    /// <summary>A root CA rotation in progress (Update-SwarmCA), or null.</summary>
+    public RootRotationObject? RootRotation { get; init; }
+    /// <summary>
+    /// Roots this swarm used before its rotations (newest last, at most <see cref="RootRotationObject.MaxPreviousRoots"/>):
+    /// trusted for nothing but proving which node a returning node is (Join-Swarm on a node that was
+    /// away during a rotation keeps its node ID), always together with a current join token.
+    /// </summary>
+    public List<string> PreviousRootCACertificates { get; init; } = new();
+}
+
+/// <summary>
+/// A root CA rotation (swarmkit's RootRotation): the next root and its key, and the next root
+/// cross-signed by the current one. While it runs, the CA signs with the next root's key and
+/// every node trusts both roots; a node that only trusts the current root verifies certificates
+/// from the next one through the cross-signed intermediate, which managers serve in their TLS
+/// chain. It ends (CompleteRootRotationCommand) when every node that is not down holds a
+/// certificate from the next root: the next root becomes the root, the join tokens are renewed.
+/// </summary>
+public sealed record RootRotationObject
+{
+    public const int MaxPreviousRoots = 5;
+
+    /// <summary>The next root certificate (PEM, as joiners will be served it).</summary>
+    public required string CACertificate { get; init; }
+    /// <summary>The next root's private key (PKCS#8 PEM). Never leaves the managers.</summary>
+    public required string CAKey { get; init; }
+    /// <summary>The next root's subject and key, issued and signed by the current root (PEM).</summary>
+    public required string CrossSignedCACertificate { get; init; }
+    public DateTimeOffset StartedAt { get; init; }
 }
 
 /// <summary>
@@ -86,6 +115,12 @@ public sealed record NodeObject
     public DateTimeOffset CreatedAt { get; init; }
     public DateTimeOffset UpdatedAt { get; init; }
     public DateTimeOffset CertificateExpiry { get; init; }
+    /// <summary>
+    /// The key identifier of the CA key that issued the certificate the node last presented to the
+    /// leader (<c>NodeCertificates.IssuerKeyId</c>): what tells a root rotation which nodes have a
+    /// certificate from the next root. "" until the node's first heartbeat.
+    /// </summary>
+    public string CertificateIssuer { get; init; } = "";
     public string Version { get; init; } = "";
 }
 
