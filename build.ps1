@@ -135,8 +135,11 @@ function Invoke-PesterTest {
 
 function Write-Summary($counts) {
     if (@($counts.FailedTests).Count) {
-        Write-Host 'Failed:' -ForegroundColor Red
-        foreach ($failed in $counts.FailedTests) { Write-Host "  $failed" -ForegroundColor Red }
+        # At most 40 lines: a broken build fails hundreds of tests for one reason.
+        $all = @($counts.FailedTests)
+        Write-Host "Failed ($($all.Count)):" -ForegroundColor Red
+        foreach ($failed in $all | Select-Object -First 40) { Write-Host "  $failed" -ForegroundColor Red }
+        if ($all.Count -gt 40) { Write-Host "  ... and $($all.Count - 40) more" -ForegroundColor Red }
     }
     $line = "$($counts.Passed) passed, $($counts.Failed) failed"
     if ($counts.Skipped) { $line += ", $($counts.Skipped) skipped" }
