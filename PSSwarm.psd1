@@ -17,6 +17,7 @@
         'Get-Swarm'
         'Set-Swarm'
         'Get-SwarmCA'
+        'Update-SwarmCA'
         'Exit-Swarm'
         'Get-SwarmJoinToken'
         'Update-SwarmJoinToken'

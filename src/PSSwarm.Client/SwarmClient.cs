@@ -82,6 +82,9 @@ public sealed class SwarmClient
     public Task<CAInfo> GetCAAsync(CancellationToken token)
         => CallAsync(o => control.GetCAAsync(new GetCARequest(), o), token);
 
+    public Task<CAInfo> RotateCAAsync(RotateCARequest request, CancellationToken token)
+        => CallAsync(o => control.RotateCAAsync(request, o), token);
+
     public Task<SwarmInfo> UpdateSwarmAsync(UpdateSwarmRequest request, CancellationToken token)
         => CallAsync(o => control.UpdateSwarmAsync(request, o), token);
 

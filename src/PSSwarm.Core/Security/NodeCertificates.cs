@@ -68,9 +68,12 @@ public static class NodeCertificates
     public static System.Net.Security.SslStreamCertificateContext ServerContext(X509Certificate2 cert, IEnumerable<X509Certificate2> chain)
         => System.Net.Security.SslStreamCertificateContext.Create(cert, new X509Certificate2Collection(chain.ToArray()), offline: true);
 
-    /// <summary>The certificates a TLS peer sent besides its own (in a validation callback's chain).</summary>
-    public static IEnumerable<X509Certificate2> PresentedIntermediates(X509Chain? chain)
-        => chain is null ? [] : chain.ChainPolicy.ExtraStore.Cast<X509Certificate2>().ToList();
+    /// <summary>
+    /// The certificates a TLS peer sent besides its own (in a validation callback's chain), copied:
+    /// the chain is disposed after the callback. At most 4: a swarm peer sends one.
+    /// </summary>
+    public static IReadOnlyList<X509Certificate2> PresentedIntermediates(X509Chain? chain)
+        => chain is null ? [] : chain.ChainPolicy.ExtraStore.Take(4).Select(c => X509CertificateLoader.LoadCertificate(c.RawData)).ToList();
 
     /// <summary>The node ID (CN), role (OU) and cluster ID (O) of a node certificate.</summary>
     public static (string NodeId, string Role, string ClusterId) ReadIdentity(X509Certificate2 cert)

@@ -16,14 +16,58 @@ internal sealed class ClusterCA(Store.ISwarmStore store)
 
     private Loaded? loaded;
 
-    /// <summary>The store's root with its key, loaded once per root.</summary>
-    private RootCA Root(ClusterObject cluster)
+    /// <summary>
+    /// The root that signs now, with its key, loaded once per root: the store's root, or during a
+    /// rotation the next root (every certificate issued from the start of a rotation is from the next root).
+    /// </summary>
+    private RootCA Signer(ClusterObject cluster)
     {
-        if (loaded is { } l && l.CertificatePem == cluster.RootCACertificate && l.KeyPem == cluster.RootCAKey)
+        var (certificate, key) = cluster.RootRotation is { } rotation
+            ? (rotation.CACertificate, rotation.CAKey) : (cluster.RootCACertificate, cluster.RootCAKey);
+        if (loaded is { } l && l.CertificatePem == certificate && l.KeyPem == key)
             return l.Root;
-        var root = RootCA.Load(cluster.RootCACertificate, cluster.RootCAKey);
-        loaded = new Loaded(cluster.RootCACertificate, cluster.RootCAKey, root);
+        var root = RootCA.Load(certificate, key);
+        loaded = new Loaded(certificate, key, root);
         return root;
+    }
+
+    /// <summary>The key ID every node's certificate should be issued by now (the signer's).</summary>
+    public string SigningKeyId(ClusterObject cluster) => Signer(cluster).KeyId;
+
+    /// <summary>
+    /// A new rotation to a generated root, or to <paramref name="certificatePem"/> with its
+    /// <paramref name="keyPem"/>, cross-signed by the current root. Validation happens as the
+    /// command is proposed (CommandValidator).
+    /// </summary>
+    public StartRootRotationCommand StartRotation(string? certificatePem, string? keyPem, DateTimeOffset now)
+    {
+        var cluster = store.Current.Cluster ?? throw SwarmErrors.ManagerStarting();
+        RootCA next;
+        try
+        {
+            next = certificatePem is null ? RootCA.Create(now) : RootCA.Load(certificatePem, keyPem ?? throw SwarmErrors.InvalidArgument("a CA key is needed with a CA certificate"));
+        }
+        catch (Exception e) when (e is FormatException or ArgumentException)
+        {
+            throw SwarmErrors.InvalidArgument(e.Message);
+        }
+        if (!next.CanSign) throw SwarmErrors.InvalidArgument("a CA key is needed with a CA certificate");
+        if (now < next.Certificate.NotBefore.ToUniversalTime() || now > next.Certificate.NotAfter.ToUniversalTime())
+            throw SwarmErrors.InvalidArgument($"the CA certificate is not valid now (valid from {next.Certificate.NotBefore.ToUniversalTime():u} to {next.Certificate.NotAfter.ToUniversalTime():u})");
+        try
+        {
+            // The CA signs node certificates with ECDSA only: find out now, not at the first renewal.
+            next.SignNodeCertificate(NodeCertificates.NewKeyAndCsr().CsrDer, "probe", NodeCertificates.WorkerRole, cluster.Id, RootCA.MinNodeCertExpiration, now);
+        }
+        catch (InvalidOperationException e)
+        {
+            throw SwarmErrors.InvalidArgument($"the CA key cannot sign node certificates: {e.Message}");
+        }
+        var current = RootCA.Load(cluster.RootCACertificate, cluster.RootCAKey);
+        return new StartRootRotationCommand(new RootRotationObject
+        {
+            CACertificate = next.CertificatePem, CAKey = next.KeyPem!, CrossSignedCACertificate = current.CrossSign(next, now), StartedAt = now,
+        });
     }
 
     /// <summary>
@@ -36,7 +80,7 @@ internal sealed class ClusterCA(Store.ISwarmStore store)
         var cluster = store.Current.Cluster ?? throw SwarmErrors.ManagerStarting();
         try
         {
-            return Root(cluster).SignNodeCertificate(csr, nodeId,
+            return Signer(cluster).SignNodeCertificate(csr, nodeId,
                 role == NodeRole.Manager ? NodeCertificates.ManagerRole : NodeCertificates.WorkerRole, cluster.Id, cluster.Spec.CertExpiry, now);
         }
         catch (ArgumentException e)

@@ -16,13 +16,13 @@ namespace PSSwarm.Daemon.Ca;
 internal sealed class JoinTrust(TimeProvider clock)
 {
     private readonly object gate = new();
-    private readonly List<X509Certificate2> unverified = new();
+    private readonly List<(X509Certificate2 Leaf, List<X509Certificate2> Intermediates)> unverified = new();
     private RootCA? pinned;
 
     public RootCA? Pinned { get { lock (gate) return pinned; } }
 
     /// <summary>The TLS callback of the join's channels.</summary>
-    public bool ValidateServer(X509Certificate? presented)
+    public bool ValidateServer(X509Certificate? presented, X509Chain? chain = null)
     {
         var leaf = NodeSecurity.ToCertificate(presented);
         if (leaf is null) return false;
@@ -30,10 +30,11 @@ internal sealed class JoinTrust(TimeProvider clock)
         {
             if (pinned is null)
             {
-                unverified.Add(leaf);
+                unverified.Add((leaf, NodeCertificates.PresentedIntermediates(chain).ToList()));
                 return true;
             }
-            return NodeSecurity.IsManagerCertificate(pinned, leaf, clock.GetUtcNow(), clusterId: null);
+            var intermediates = NodeCertificates.PresentedIntermediates(chain);
+            return NodeSecurity.IsManagerCertificate(l => pinned.Verifies(l, clock.GetUtcNow(), intermediates), leaf, clusterId: null);
         }
     }
 
@@ -46,9 +47,9 @@ internal sealed class JoinTrust(TimeProvider clock)
         lock (gate)
         {
             pinned = root;
-            var bad = unverified.FirstOrDefault(c => !NodeSecurity.IsManagerCertificate(root, c, clock.GetUtcNow(), clusterId: null));
+            var bad = unverified.Any(c => !NodeSecurity.IsManagerCertificate(l => root.Verifies(l, clock.GetUtcNow(), c.Intermediates), c.Leaf, clusterId: null));
             unverified.Clear();
-            if (bad is not null)
+            if (bad)
                 throw new SwarmException(SwarmErrorKind.SecurityError, "SwarmNotAManager",
                     $"the server at {remote} serves the swarm's root CA but did not prove that it is a manager of that swarm (its certificate is not a manager certificate issued by that root CA); the join token was not sent");
         }
@@ -57,6 +58,6 @@ internal sealed class JoinTrust(TimeProvider clock)
     public SslClientAuthenticationOptions ClientOptions() => new()
     {
         TargetHost = RootCA.DefaultRootCN,
-        RemoteCertificateValidationCallback = (_, cert, _, _) => ValidateServer(cert),
+        RemoteCertificateValidationCallback = (_, cert, chain, _) => ValidateServer(cert, chain),
     };
 }

@@ -8,6 +8,9 @@ namespace PSSwarm.Daemon.Ca;
 /// <summary>Who a certificate says its holder is, once it is proven to chain to the swarm's root.</summary>
 internal sealed record PeerIdentity(string NodeId, string Role, string ClusterId)
 {
+    /// <summary>The key ID of the CA key that issued the certificate (a root rotation's progress).</summary>
+    public string IssuerKeyId { get; init; } = "";
+
     /// <summary>What the certificate says; authority comes from the store (<see cref="Cluster.ClusterAccessPolicy"/>).</summary>
     public bool HasManagerCertificate => Role == NodeCertificates.ManagerRole;
 }
@@ -21,20 +24,60 @@ internal sealed record PeerIdentity(string NodeId, string Role, string ClusterId
 internal sealed class NodeSecurity
 {
     private X509Certificate2 certificate;
+    private TrustRoots trust;
+    private (X509Certificate2 Cert, TrustRoots Trust, SslStreamCertificateContext Context)? serverContext;
 
     public NodeSecurity(RootCA root, string clusterId, string nodeId, X509Certificate2 certificate, TimeProvider clock)
     {
-        Root = root;
+        trust = new TrustRoots(root, null, null);
         ClusterId = clusterId;
         NodeId = nodeId;
         this.certificate = certificate;
         Clock = clock;
     }
 
-    public RootCA Root { get; }
+    /// <summary>The swarm's root CA as this node knows it: what joiners are served and tokens pin.</summary>
+    public RootCA Root => Volatile.Read(ref trust).Root;
+
+    /// <summary>What this node trusts now: the root, and during a rotation the next root and the cross-signed intermediate.</summary>
+    public TrustRoots Trust => Volatile.Read(ref trust);
+
     public string ClusterId { get; }
     public string NodeId { get; }
     public TimeProvider Clock { get; }
+
+    /// <summary>Raised after the trusted roots change (a rotation starts or ends).</summary>
+    public event Action<TrustRoots>? TrustChanged;
+
+    /// <summary>
+    /// Trusts <paramref name="next"/> (a rotation, from the store or a heartbeat). A node trusts a
+    /// new root only from a manager it authenticated, or from its own store: callers see to that.
+    /// </summary>
+    public void UpdateTrust(TrustRoots next)
+    {
+        var old = Interlocked.Exchange(ref trust, next);
+        if (!old.SameAs(next)) TrustChanged?.Invoke(next);
+    }
+
+    /// <summary>Whether <paramref name="leaf"/> chains to a root this node trusts (through a known or presented intermediate).</summary>
+    public bool Verifies(X509Certificate2 leaf, IEnumerable<X509Certificate2>? presented = null, DateTimeOffset? now = null)
+        => Trust.Verifies(leaf, now ?? Clock.GetUtcNow(), presented);
+
+    /// <summary>
+    /// What this node's listener serves: its certificate, and while its certificate is from the
+    /// next root of a rotation, the cross-signed intermediate, so that a node that still trusts
+    /// only the current root verifies it (swarmkit serves the same chain).
+    /// </summary>
+    public SslStreamCertificateContext ServerCertificateContext()
+    {
+        var cert = Certificate;
+        var t = Trust;
+        if (serverContext is { } cached && ReferenceEquals(cached.Cert, cert) && ReferenceEquals(cached.Trust, t)) return cached.Context;
+        var chain = t.CrossSigned is { } cross && !t.Root.Verifies(cert, now: null) ? new[] { cross, t.Root.Certificate } : [];
+        var context = NodeCertificates.ServerContext(cert, chain);
+        serverContext = (cert, t, context);
+        return context;
+    }
 
     /// <summary>This node's certificate (with its key), as of now.</summary>
     public X509Certificate2 Certificate => Volatile.Read(ref certificate);
@@ -55,7 +98,7 @@ internal sealed class NodeSecurity
     public void Replace(X509Certificate2 renewed)
     {
         var (nodeId, _, clusterId) = NodeCertificates.ReadIdentity(renewed);
-        if (nodeId != NodeId || clusterId != ClusterId || !Root.Verifies(renewed, Clock.GetUtcNow()) || !renewed.HasPrivateKey)
+        if (nodeId != NodeId || clusterId != ClusterId || !Verifies(renewed) || !renewed.HasPrivateKey)
             throw new SwarmException(SwarmErrorKind.SecurityError, "SwarmCertificateInvalid",
                 "the renewed certificate is not this node's or was not issued by the swarm's root CA");
         Volatile.Write(ref certificate, renewed);
@@ -65,11 +108,11 @@ internal sealed class NodeSecurity
     /// <summary>The holder of a client certificate of this swarm, or null (no, foreign, expired or forged certificate).</summary>
     public PeerIdentity? Identify(X509Certificate2? presented)
     {
-        if (presented is null || !Root.Verifies(presented, Clock.GetUtcNow())) return null;
+        if (presented is null || !Verifies(presented)) return null;
         try
         {
             var (nodeId, role, org) = NodeCertificates.ReadIdentity(presented);
-            return org == ClusterId && Identity.IsValid(nodeId) ? new PeerIdentity(nodeId, role, org) : null;
+            return org == ClusterId && Identity.IsValid(nodeId) ? new PeerIdentity(nodeId, role, org) { IssuerKeyId = NodeCertificates.IssuerKeyId(presented) } : null;
         }
         catch (ArgumentException)
         {
@@ -82,17 +125,18 @@ internal sealed class NodeSecurity
     /// manager certificate (Docker checks the swarm-ca name, which only managers carry), and, on
     /// managers, a manager in the store now.
     /// </summary>
-    public bool ValidateManagerServer(X509Certificate? presented)
+    public bool ValidateManagerServer(X509Certificate? presented, X509Chain? chain = null)
     {
         if (ToCertificate(presented) is not { } leaf) return false;
-        if (!IsManagerCertificate(Root, leaf, Clock.GetUtcNow(), ClusterId)) return false;
+        var intermediates = NodeCertificates.PresentedIntermediates(chain);
+        if (!IsManagerCertificate(l => Verifies(l, intermediates), leaf, ClusterId)) return false;
         return IsCurrentManager is not { } check || check(NodeCertificates.ReadIdentity(leaf).NodeId);
     }
 
-    /// <summary>Chains to <paramref name="root"/>, valid at <paramref name="now"/>, OU=swarm-manager, swarm-ca DNS name, and the given cluster (when known).</summary>
-    public static bool IsManagerCertificate(RootCA root, X509Certificate2 leaf, DateTimeOffset now, string? clusterId)
+    /// <summary>Chains to the trust (<paramref name="chainsToTrust"/>), OU=swarm-manager, swarm-ca DNS name, and the given cluster (when known).</summary>
+    public static bool IsManagerCertificate(Func<X509Certificate2, bool> chainsToTrust, X509Certificate2 leaf, string? clusterId)
     {
-        if (!root.Verifies(leaf, now)) return false;
+        if (!chainsToTrust(leaf)) return false;
         try
         {
             var (nodeId, role, org) = NodeCertificates.ReadIdentity(leaf);
@@ -110,10 +154,50 @@ internal sealed class NodeSecurity
     public SslClientAuthenticationOptions ClientOptions() => new()
     {
         TargetHost = RootCA.DefaultRootCN,
-        RemoteCertificateValidationCallback = (_, cert, _, _) => ValidateManagerServer(cert),
+        RemoteCertificateValidationCallback = (_, cert, chain, _) => ValidateManagerServer(cert, chain),
         LocalCertificateSelectionCallback = (_, _, _, _, _) => Certificate,
     };
 
     public static X509Certificate2? ToCertificate(X509Certificate? cert)
         => cert is null ? null : cert as X509Certificate2 ?? X509CertificateLoader.LoadCertificate(cert.GetRawCertData());
+}
+
+/// <summary>
+/// The roots a node trusts: the swarm's root, and during a rotation the next root and the
+/// cross-signed intermediate (the next root's key, issued by the current root).
+/// </summary>
+internal sealed record TrustRoots(RootCA Root, RootCA? Next, X509Certificate2? CrossSigned)
+{
+    /// <summary>From the store's cluster object (managers).</summary>
+    public static TrustRoots From(PSSwarm.Core.State.ClusterObject cluster, TrustRoots? current = null)
+    {
+        var root = current?.Root.CertificatePem == cluster.RootCACertificate ? current.Root : RootCA.Load(cluster.RootCACertificate, null);
+        if (cluster.RootRotation is not { } rotation) return new TrustRoots(root, null, null);
+        return From(root, rotation.CACertificate, rotation.CrossSignedCACertificate, current);
+    }
+
+    /// <summary>From PEM (a heartbeat or a join): a next root is trusted only with an intermediate that the root cross-signed for it.</summary>
+    public static TrustRoots From(RootCA root, string? nextPem, string? crossSignedPem, TrustRoots? current = null)
+    {
+        if (string.IsNullOrEmpty(nextPem) || string.IsNullOrEmpty(crossSignedPem)) return new TrustRoots(root, null, null);
+        var next = current?.Next?.CertificatePem == nextPem ? current.Next : RootCA.Load(nextPem, null);
+        var cross = current?.CrossSigned is { } c && Pem.Encode("CERTIFICATE", c.RawData) == crossSignedPem
+            ? c : X509CertificateLoader.LoadCertificate(Pem.Decode(crossSignedPem, "CERTIFICATE"));
+        // The intermediate must be the root's own cross-signature of the next root's key.
+        if (!root.Verifies(cross, now: null) || !cross.PublicKey.EncodedKeyValue.RawData.AsSpan().SequenceEqual(next.Certificate.PublicKey.EncodedKeyValue.RawData))
+            throw new SwarmException(SwarmErrorKind.SecurityError, "SwarmCertificateInvalid",
+                "the next root CA of the rotation is not cross-signed by the swarm's root CA");
+        return new TrustRoots(root, next, cross);
+    }
+
+    public bool Verifies(X509Certificate2 leaf, DateTimeOffset now, IEnumerable<X509Certificate2>? presented)
+    {
+        if (Root.Verifies(leaf, now)) return true;
+        if (Next is { } next && next.Verifies(leaf, now)) return true;
+        if (CrossSigned is { } cross) return Root.Verifies(leaf, now, presented is null ? [cross] : presented.Append(cross));
+        return presented is not null && Root.Verifies(leaf, now, presented);
+    }
+
+    public bool SameAs(TrustRoots other)
+        => Root.CertificatePem == other.Root.CertificatePem && Next?.CertificatePem == other.Next?.CertificatePem;
 }

@@ -16,9 +16,10 @@ internal sealed class DispatcherService(ManagerHostAccessor accessor) : Protocol
         if (request.Hostname.Length > 0) InputLimits.ValidateHostname(request.Hostname); // empty: unchanged
         InputLimits.ValidateVersion(request.Version);
         var host = accessor.Host;
-        var node = await host.Dispatcher.HeartbeatAsync(peer.NodeId, request.Address, request.Hostname, request.Version, context.CancellationToken)
-            .ConfigureAwait(false);
-        var spec = host.State.Current.Cluster?.Spec ?? new ClusterSpec();
+        var node = await host.Dispatcher.HeartbeatAsync(peer.NodeId, request.Address, request.Hostname, request.Version, peer.IssuerKeyId,
+            context.CancellationToken).ConfigureAwait(false);
+        var cluster = host.State.Current.Cluster;
+        var spec = cluster?.Spec ?? new ClusterSpec();
         var response = new HeartbeatResponse
         {
             PeriodMs = (long)spec.DispatcherHeartbeat.TotalMilliseconds,
@@ -27,6 +28,13 @@ internal sealed class DispatcherService(ManagerHostAccessor accessor) : Protocol
             Leader = host.LeaderAddress ?? "",
             CertExpiryMs = (long)spec.CertExpiry.TotalMilliseconds,
         };
+        if (cluster is not null)
+        {
+            response.RootCaPem = cluster.RootCACertificate;
+            response.NextRootCaPem = cluster.RootRotation?.CACertificate ?? "";
+            response.CrossSignedCaPem = cluster.RootRotation?.CrossSignedCACertificate ?? "";
+            response.DesiredIssuer = host.CA.SigningKeyId(cluster);
+        }
         response.ManagerPeers.Add(NodeCAService.ManagerPeers(host));
         return response;
     }

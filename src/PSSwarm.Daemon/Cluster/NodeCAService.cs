@@ -14,13 +14,17 @@ namespace PSSwarm.Daemon.Cluster;
 internal sealed class NodeCAService(NodeSecurity security, ManagerHostAccessor accessor, JoinLimiter limiter, ILogger<NodeCAService> logger)
     : NodeCA.NodeCABase
 {
-    private readonly ByteString rootPem = ByteString.CopyFrom(security.Root.CertificatePemBytes);
     // gRPC services live for one call: the throttled log of refused joins lives with the limiter.
     private ThrottledLog refusals => limiter.Log(logger);
 
     /// <summary>The exact PEM bytes whose SHA-256 is the digest in the join tokens.</summary>
     public override Task<GetRootCACertificateResponse> GetRootCACertificate(GetRootCACertificateRequest request, ServerCallContext context)
-        => Task.FromResult(new GetRootCACertificateResponse { Certificate = rootPem });
+    {
+        // The store's root (a rotation ends by changing it); this node's own until the store is loaded.
+        var root = accessor.View is ManagerHost { State.Current.Cluster: { } cluster }
+            ? cluster.RootCACertificate : security.Root.CertificatePem;
+        return Task.FromResult(new GetRootCACertificateResponse { Certificate = ByteString.CopyFromUtf8(root) });
+    }
 
     /// <summary>
     /// A join: the whole token is compared in constant time (manager token first) and decides the
@@ -105,7 +109,9 @@ internal sealed class NodeCAService(NodeSecurity security, ManagerHostAccessor a
         string nodeId, org;
         try { (nodeId, _, org) = NodeCertificates.ReadIdentity(previous); }
         catch (ArgumentException e) { throw SwarmErrors.InvalidArgument(e.Message); }
-        if (!security.Root.Verifies(previous, now: null) || org != cluster.Id)
+        // Any root this swarm had proves which node it is (a node away during a root rotation comes
+        // back this way); the current join token is what admits it.
+        if (!IssuedByThisSwarm(previous, cluster) || org != cluster.Id)
             throw new SwarmException(SwarmErrorKind.SecurityError, "SwarmCertificateInvalid",
                 "the previous certificate was not issued by this swarm's root CA");
         if (!CertificateKeys.CsrUsesKeyOf(request.Csr.ToByteArray(), previous))
@@ -146,6 +152,19 @@ internal sealed class NodeCAService(NodeSecurity security, ManagerHostAccessor a
             .ConfigureAwait(false);
         logger.LogInformation("Issued a {Role} certificate to node {NodeId}", node.Role, node.Id);
         return Response(host, cluster, node.Id, certPem, node.Role);
+    }
+
+    /// <summary>Whether a certificate (perhaps expired) was issued by the swarm's root, the next root of a rotation, or a root it had before.</summary>
+    private static bool IssuedByThisSwarm(X509Certificate2 certificate, ClusterObject cluster)
+    {
+        IEnumerable<string> roots = [cluster.RootCACertificate, .. cluster.PreviousRootCACertificates];
+        if (cluster.RootRotation is { } rotation) roots = roots.Append(rotation.CACertificate);
+        foreach (var pem in roots)
+        {
+            try { if (RootCA.Load(pem, null).Verifies(certificate, now: null)) return true; }
+            catch (FormatException) { }
+        }
+        return false;
     }
 
     private SwarmException Refuse(System.Net.IPAddress? remote)
@@ -204,6 +223,8 @@ internal sealed class NodeCAService(NodeSecurity security, ManagerHostAccessor a
             Manager = role == NodeRole.Manager,
             Managers = { host.ManagerAddresses() },
             HeartbeatMs = (long)cluster.Spec.DispatcherHeartbeat.TotalMilliseconds,
+            NextRootCaPem = cluster.RootRotation?.CACertificate ?? "",
+            CrossSignedCaPem = cluster.RootRotation?.CrossSignedCACertificate ?? "",
         };
         response.ManagerPeers.Add(ManagerPeers(host));
         return response;

@@ -32,6 +32,9 @@ internal sealed class ControlService(NodeRuntime node) : Protocol.Control.Contro
     public override Task<CAInfo> GetCA(GetCARequest request, ServerCallContext context)
         => node.GetCAAsync(context.CancellationToken);
 
+    public override Task<CAInfo> RotateCA(RotateCARequest request, ServerCallContext context)
+        => node.RotateCAAsync(request, context.CancellationToken);
+
     public override async Task<Empty> Leave(LeaveRequest request, ServerCallContext context)
     {
         await node.LeaveAsync(request.Force, context.CancellationToken).ConfigureAwait(false);

@@ -35,7 +35,7 @@ internal sealed class Dispatcher(ManagerHostAccessor accessor, ILogger<Dispatche
     private TimeSpan Period => Host.State.Current.Cluster?.Spec.DispatcherHeartbeat ?? ClusterSpec.DefaultDispatcherHeartbeat;
 
     /// <summary>A heartbeat from an authenticated node. Returns the node as stored after it.</summary>
-    public async Task<NodeObject> HeartbeatAsync(string nodeId, string address, string hostname, string version, CancellationToken token)
+    public async Task<NodeObject> HeartbeatAsync(string nodeId, string address, string hostname, string version, string issuer, CancellationToken token)
     {
         var host = Host;
         // A deposed leader that has not noticed yet must not keep sessions alive while the real
@@ -53,7 +53,8 @@ internal sealed class Dispatcher(ManagerHostAccessor accessor, ILogger<Dispatche
 
         expires[nodeId] = DateTime.UtcNow + 3 * Period;
         if (node.Status != NodeStatus.Ready || (address.Length > 0 && node.Address != address)
-            || (hostname.Length > 0 && node.Hostname != hostname) || (version.Length > 0 && node.Version != version))
+            || (hostname.Length > 0 && node.Hostname != hostname) || (version.Length > 0 && node.Version != version)
+            || (issuer.Length > 0 && node.CertificateIssuer != issuer))
         {
             await updates.WriteAsync(new PatchNodeCommand(nodeId, DateTimeOffset.UtcNow)
             {
@@ -61,6 +62,7 @@ internal sealed class Dispatcher(ManagerHostAccessor accessor, ILogger<Dispatche
                 Address = address.Length > 0 ? address : null,
                 Hostname = hostname.Length > 0 ? hostname : null,
                 Version = version.Length > 0 ? version : null,
+                CertificateIssuer = issuer.Length > 0 ? issuer : null,
             }, token).ConfigureAwait(false);
             node = host.State.Current.Nodes.GetValueOrDefault(nodeId) ?? node;
         }

@@ -146,14 +146,19 @@ internal sealed class ManagerHost : IAsyncDisposable, ISwarmView, Store.ISwarmSt
             {
                 // HTTP/2 only (gRPC and DotNext's Raft client both speak it): nothing on 2377 needs HTTP/1.1.
                 listen.Protocols = HttpProtocols.Http2;
-                listen.UseHttps(https =>
+                listen.UseHttps(new TlsHandshakeCallbackOptions
                 {
-                    // Asked on every handshake: a renewed certificate is served without a restart.
-                    https.ServerCertificateSelector = (_, _) => options.Security.Certificate;
+                    // Asked on every handshake: a renewed certificate is served without a restart,
+                    // with the cross-signed intermediate while it is from a rotation's next root.
                     // The handshake completes without a client certificate (root CA fetch, join);
                     // every other call checks it (ClusterAuth).
-                    https.ClientCertificateMode = ClientCertificateMode.AllowCertificate;
-                    https.AllowAnyClientCertificate();
+                    OnConnection = _ => ValueTask.FromResult(new System.Net.Security.SslServerAuthenticationOptions
+                    {
+                        ServerCertificateContext = options.Security.ServerCertificateContext(),
+                        ClientCertificateRequired = true,
+                        RemoteCertificateValidationCallback = (_, _, _, _) => true,
+                        ApplicationProtocols = [System.Net.Security.SslApplicationProtocol.Http2],
+                    }),
                 });
             });
         });
@@ -242,6 +247,7 @@ internal sealed class ManagerHost : IAsyncDisposable, ISwarmView, Store.ISwarmSt
         options.Security.IsCurrentManager = host.IsCurrentManager;
         stateMachine.Halted += reason => host.ReportFault(reason, restart: false);
         host.Dispatcher.Start();
+        host.watch = Task.Run(() => host.WatchStoreAsync(host.stopping.Token));
         return host;
     }
 
@@ -581,9 +587,60 @@ internal sealed class ManagerHost : IAsyncDisposable, ISwarmView, Store.ISwarmSt
         }
     }
 
+    private readonly CancellationTokenSource stopping = new();
+    private Task watch = Task.CompletedTask;
+
+    /// <summary>
+    /// Follows the store: this manager trusts what the store says (a root rotation starts or ends),
+    /// and the leader ends a rotation once every node that is not down has a certificate from
+    /// the next root (swarmkit's root rotation reconciler).
+    /// </summary>
+    private async Task WatchStoreAsync(CancellationToken token)
+    {
+        long seen = -1;
+        while (!token.IsCancellationRequested)
+        {
+            try
+            {
+                SwarmState.Snapshot state;
+                using (var wait = CancellationTokenSource.CreateLinkedTokenSource(token))
+                {
+                    wait.CancelAfter(TimeSpan.FromSeconds(1)); // leadership changes are not store changes
+                    try { state = await State.WaitForChangeAsync(seen, wait.Token).ConfigureAwait(false); }
+                    catch (OperationCanceledException) when (!token.IsCancellationRequested) { state = State.Current; }
+                }
+                seen = state.Version;
+                if (state.Cluster is not { } cluster) continue;
+                var security = Options.Security;
+                var trust = TrustRoots.From(cluster, security.Trust);
+                if (!trust.SameAs(security.Trust)) security.UpdateTrust(trust);
+                if (cluster.RootRotation is { } rotation && IsLeader && HoldsLease)
+                    await CompleteRotationIfDoneAsync(state, rotation, token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (token.IsCancellationRequested) { return; }
+            catch (Exception e)
+            {
+                logger.LogWarning("Following the store: {Error}", e.Message);
+                try { await Task.Delay(1000, token).ConfigureAwait(false); } catch (OperationCanceledException) { return; }
+            }
+        }
+    }
+
+    private async Task CompleteRotationIfDoneAsync(SwarmState.Snapshot state, RootRotationObject rotation, CancellationToken token)
+    {
+        var progress = Ca.RootRotationProgress.Of(state);
+        if (progress is not { } p || p.Rotated < p.Total) return;
+        var next = RootCA.Load(rotation.CACertificate, null);
+        await ProposeAsync(new CompleteRootRotationCommand(rotation.CACertificate,
+            JoinToken.Generate(next.CertificatePemBytes), JoinToken.Generate(next.CertificatePemBytes), DateTimeOffset.UtcNow), token).ConfigureAwait(false);
+        logger.LogInformation("Root CA rotation complete: every node has a certificate from {Root}; the join tokens were renewed", next.Sha256Hex);
+    }
+
     public async ValueTask DisposeAsync()
     {
         if (Interlocked.Exchange(ref disposed, 1) != 0) return;
+        stopping.Cancel();
+        try { await watch.ConfigureAwait(false); } catch (Exception) { }
         // A stopped store no longer says who the managers are (a demoted node dials them as a worker would).
         if (Options.Security.IsCurrentManager == IsCurrentManager) Options.Security.IsCurrentManager = null;
         Dispatcher.Dispose();

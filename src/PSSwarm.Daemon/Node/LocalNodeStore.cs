@@ -34,6 +34,8 @@ internal sealed class LocalNodeStore(string dataRoot)
     public string NodeCertPath => Path.Combine(CertificatesDir, "swarm-node.crt");
     public string NodeKeyPath => Path.Combine(CertificatesDir, "swarm-node.key");
     public string RootCAPath => Path.Combine(CertificatesDir, "swarm-root-ca.crt");
+    /// <summary>During a root rotation: the next root, then the current root's cross-signature of it.</summary>
+    public string RootRotationPath => Path.Combine(CertificatesDir, "swarm-root-ca-rotation.crt");
     public string RaftDir => Path.Combine(DataRoot, "raft");
 
     private static readonly JsonSerializerOptions Json = new(SwarmState.JsonOptions) { WriteIndented = true };
@@ -75,6 +77,27 @@ internal sealed class LocalNodeStore(string dataRoot)
         SecureFiles.WriteAtomic(Pending(NodeCertPath), certPem, PublicFile);
         File.Move(Pending(NodeKeyPath), NodeKeyPath, overwrite: true);
         File.Move(Pending(NodeCertPath), NodeCertPath, overwrite: true);
+    }
+
+    /// <summary>The swarm's trust (a root rotation starts or ends): the root, and the rotation's next root and cross-signature, or none.</summary>
+    public void SaveTrust(string rootCaPem, string? nextRootPem, string? crossSignedPem)
+    {
+        SecureFiles.EnsureDirectory(CertificatesDir);
+        if (nextRootPem is not null && crossSignedPem is not null)
+            SecureFiles.WriteAtomic(RootRotationPath, nextRootPem + crossSignedPem, PublicFile);
+        SecureFiles.WriteAtomic(RootCAPath, rootCaPem, PublicFile);
+        if (nextRootPem is null && File.Exists(RootRotationPath)) File.Delete(RootRotationPath);
+    }
+
+    /// <summary>The rotation saved with <see cref="SaveTrust"/>: (next root, cross-signed), or nulls.</summary>
+    public (string? NextRootPem, string? CrossSignedPem) LoadRotation()
+    {
+        if (!File.Exists(RootRotationPath)) return (null, null);
+        var text = File.ReadAllText(RootRotationPath);
+        const string end = "-----END CERTIFICATE-----\n";
+        var split = text.IndexOf(end, StringComparison.Ordinal);
+        if (split < 0 || split + end.Length >= text.Length) return (null, null);
+        return (text[..(split + end.Length)], text[(split + end.Length)..]);
     }
 
     /// <summary>Finishes a pair replacement a crash interrupted, or drops an incomplete one.</summary>

@@ -7,7 +7,14 @@ namespace PSSwarm.Daemon.Node;
 
 /// <summary>What a heartbeat told the node.</summary>
 internal sealed record HeartbeatResult(TimeSpan Period, string[] Managers, bool DesiredManager, string Leader,
-    IReadOnlyDictionary<string, string> ManagerPeers, TimeSpan? CertExpiry);
+    IReadOnlyDictionary<string, string> ManagerPeers, TimeSpan? CertExpiry)
+{
+    /// <summary>The swarm's trust as the leader sent it (empty from an older leader).</summary>
+    public string RootPem { get; init; } = "";
+    public string NextRootPem { get; init; } = "";
+    public string CrossSignedPem { get; init; } = "";
+    public string DesiredIssuer { get; init; } = "";
+}
 
 /// <summary>
 /// A node's session with the swarm (swarmkit's agent): heartbeats the leader at the swarm's
@@ -86,7 +93,11 @@ internal sealed class NodeAgent : IAsyncDisposable
                 firstHeartbeat.TrySetResult();
                 await onHeartbeat(new HeartbeatResult(period, response.Managers.ToArray(), response.DesiredManager, response.Leader,
                     response.ManagerPeers.GroupBy(p => p.NodeId).ToDictionary(g => g.Key, g => g.First().Address, StringComparer.Ordinal),
-                    response.CertExpiryMs > 0 ? TimeSpan.FromMilliseconds(response.CertExpiryMs) : null)).ConfigureAwait(false);
+                    response.CertExpiryMs > 0 ? TimeSpan.FromMilliseconds(response.CertExpiryMs) : null)
+                {
+                    RootPem = response.RootCaPem, NextRootPem = response.NextRootCaPem,
+                    CrossSignedPem = response.CrossSignedCaPem, DesiredIssuer = response.DesiredIssuer,
+                }).ConfigureAwait(false);
                 return true;
             }
             catch (RpcException e) when (!token.IsCancellationRequested)

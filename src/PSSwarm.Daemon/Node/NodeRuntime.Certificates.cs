@@ -23,6 +23,8 @@ internal sealed partial class NodeRuntime
         set => Interlocked.Exchange(ref desiredCertExpiryMs, value is { } v ? (long)v.TotalMilliseconds : 0);
     }
 
+    private string desiredIssuer = "";
+
     private bool CertificateExpired() => security is { } s && clock.GetUtcNow() >= s.Certificate.NotAfter.ToUniversalTime();
 
     private static bool SameManagers(IReadOnlyDictionary<string, string> a, IReadOnlyDictionary<string, string> b)
@@ -60,7 +62,8 @@ internal sealed partial class NodeRuntime
             RecordOwnExpiry(cfg, s, token);
             var now = clock.GetUtcNow();
             var role = cfg.Role == NodeRole.Manager ? NodeCertificates.ManagerRole : NodeCertificates.WorkerRole;
-            var reason = RenewalPolicy.Reason(now, notBefore, notAfter, renewAt, s.CertificateRole, role, desiredCertExpiry);
+            var reason = RenewalPolicy.Reason(now, notBefore, notAfter, renewAt, s.CertificateRole, role, desiredCertExpiry,
+                NodeCertificates.IssuerKeyId(cert), Volatile.Read(ref desiredIssuer));
             if (reason is null || now < nextTry) continue;
             try
             {
@@ -103,16 +106,74 @@ internal sealed partial class NodeRuntime
                 .RenewNodeCertificateAsync(new RenewNodeCertificateRequest { Csr = Google.Protobuf.ByteString.CopyFrom(csr) },
                     deadline: DateTime.UtcNow.AddSeconds(10), cancellationToken: t), token).ConfigureAwait(false);
             certPem = issued.CertificatePem;
+            AdoptRotation(s, issued);
         }
         // Replace checks that it is this node's, from the pinned root, before anything is saved.
         s.Replace(NodeCertificates.LoadWithKey(certPem, keyPem));
         store.SaveCertificates(certPem, keyPem, s.Root.CertificatePem);
         if (error == ExpiredMessage) error = null;
+        // A rotation counts this node once the leader has seen its new certificate: tell it now.
+        if (reason == RotationReason && agent is { } a) _ = a.BeatOnceAsync(token);
         logger.LogInformation("Renewed this node's certificate ({Reason}); the new one is valid until {NotAfter:u}", reason,
             s.Certificate.NotAfter.ToUniversalTime());
         // A manager records its new expiry itself, at once if it can (the renewal loop retries).
         nextExpiryRecordTicks = 0;
         RecordOwnExpiry(cfg, s, token);
+    }
+
+    private const string RotationReason = "the swarm's root CA is being rotated";
+
+    /// <summary>
+    /// Follows the swarm's trust as an authenticated manager reported it (a heartbeat): a rotation's
+    /// next root is trusted only with the current root's cross-signature of it, and the root moves
+    /// only to the next root this node already trusts. Saved, so that a restart keeps it.
+    /// </summary>
+    private void FollowTrust(HeartbeatResult result)
+    {
+        if (security is not { } s || result.RootPem.Length == 0) return;
+        var trust = s.Trust;
+        TrustRoots next;
+        try
+        {
+            if (result.RootPem == trust.Root.CertificatePem)
+                next = TrustRoots.From(trust.Root, result.NextRootPem, result.CrossSignedPem, trust);
+            else if (result.RootPem == trust.Next?.CertificatePem)
+                next = TrustRoots.From(trust.Next, result.NextRootPem, result.CrossSignedPem, trust); // the rotation ended
+            else
+            {
+                logger.LogWarning("The swarm's root CA changed to one this node was never told of (it was away during a root rotation): it keeps its root; run Join-Swarm again if its certificate is refused");
+                return;
+            }
+        }
+        catch (Exception e) when (e is SwarmException or FormatException or ArgumentException or System.Security.Cryptography.CryptographicException)
+        {
+            logger.LogWarning("Ignored the root rotation a manager reported: {Error}", e.Message);
+            return;
+        }
+        if (next.SameAs(trust)) return;
+        s.UpdateTrust(next); // saved by the TrustChanged handler
+        if (next.Next is { } rotatingTo) logger.LogInformation("The swarm's root CA is being rotated to {Next}", rotatingTo.Sha256Hex);
+        else logger.LogInformation("The swarm's root CA is now {Root}", next.Root.Sha256Hex);
+    }
+
+    /// <summary>
+    /// A certificate a manager issued during a root rotation is from the next root: trust it (the
+    /// current root's cross-signature of it proves it) before the certificate is checked.
+    /// </summary>
+    private void AdoptRotation(NodeSecurity s, IssueNodeCertificateResponse issued)
+    {
+        if (issued.NextRootCaPem.Length == 0 || s.Trust.Next?.CertificatePem == issued.NextRootCaPem) return;
+        try { s.UpdateTrust(TrustRoots.From(s.Root, issued.NextRootCaPem, issued.CrossSignedCaPem, s.Trust)); }
+        catch (Exception e) when (e is SwarmException or FormatException or ArgumentException or System.Security.Cryptography.CryptographicException)
+        {
+            logger.LogWarning("Ignored the root rotation a manager reported: {Error}", e.Message);
+        }
+    }
+
+    private void SaveTrust(TrustRoots trust)
+    {
+        try { store.SaveTrust(trust.Root.CertificatePem, trust.Next?.CertificatePem, trust.CrossSigned is { } c ? Pem.Encode("CERTIFICATE", c.RawData) : null); }
+        catch (IOException e) { logger.LogWarning("Could not save the swarm's root CA: {Error}", e.Message); }
     }
 
     // Used by the renewal loop only (RenewCertificateAsync runs inside it).

@@ -29,7 +29,7 @@ internal sealed partial class NodeRuntime
             // 1. Own state. A member whose certificate expired while it was off comes back this way.
             if (config is not null)
             {
-                if (!CertificateExpired()) throw SwarmErrors.AlreadyInSwarm();
+                if (!CertificateExpired() && !RootChangedFor(request.Token)) throw SwarmErrors.AlreadyInSwarm();
                 return await RejoinAsync(config, request, token).ConfigureAwait(false);
             }
             var stopwatch = System.Diagnostics.Stopwatch.StartNew();
@@ -62,7 +62,7 @@ internal sealed partial class NodeRuntime
                 // detection still wait until the secret was accepted.
                 AdvertiseIp = LiteralIp(request.AdvertiseAddress),
             }, token).ConfigureAwait(false);
-            var issuedCert = CheckIssued(root, issued, keyPem, nodeId: null);
+            var (issuedCert, issuedTrust) = CheckIssued(root, issued, keyPem, nodeId: null);
             var tIssued = stopwatch.Elapsed.TotalMilliseconds;
 
             // 5. Certificates; now, and only now, this host's addresses (a failure here tells the
@@ -85,7 +85,7 @@ internal sealed partial class NodeRuntime
                 store.Wipe();
                 // The root the token pinned is what this node keeps, not what a manager sent with the certificate.
                 store.SaveCertificates(issued.CertificatePem, keyPem, rootPem);
-                security = new NodeSecurity(root, issued.SwarmId, issued.NodeId, issuedCert, clock);
+                security = NewSecurity(issuedTrust, issued.SwarmId, issued.NodeId, issuedCert);
                 channels = ClusterChannels.For(security);
                 (var listen, advertise) = ResolveJoinAddresses(request, role, remote);
                 cfg = cfg with { ListenAddress = AddressResolver.Format(listen), AdvertiseAddress = AddressResolver.Format(advertise) };
@@ -209,8 +209,15 @@ internal sealed partial class NodeRuntime
     /// swarm the answer names (and the node asked for, on a rejoin), carry the role the answer
     /// says, and match the key this node generated.
     /// </summary>
-    private X509Certificate2 CheckIssued(RootCA root, IssueNodeCertificateResponse issued, string keyPem, string? nodeId)
+    private (X509Certificate2 Cert, TrustRoots Trust) CheckIssued(RootCA root, IssueNodeCertificateResponse issued, string keyPem, string? nodeId)
     {
+        // During a root rotation the certificate is from the next root, which the pinned root cross-signed.
+        TrustRoots trust;
+        try { trust = TrustRoots.From(root, issued.NextRootCaPem, issued.CrossSignedCaPem); }
+        catch (Exception e) when (e is FormatException or ArgumentException or System.Security.Cryptography.CryptographicException)
+        {
+            throw new SwarmException(SwarmErrorKind.SecurityError, "SwarmCertificateInvalid", $"the manager sent a root rotation that cannot be used: {e.Message}");
+        }
         X509Certificate2 cert;
         try { cert = NodeCertificates.LoadWithKey(issued.CertificatePem, keyPem); }
         catch (Exception e) when (e is ArgumentException or System.Security.Cryptography.CryptographicException)
@@ -218,7 +225,7 @@ internal sealed partial class NodeRuntime
             throw new SwarmException(SwarmErrorKind.SecurityError, "SwarmCertificateInvalid", $"the manager issued a certificate that cannot be used: {e.Message}");
         }
         var role = issued.Manager ? NodeCertificates.ManagerRole : NodeCertificates.WorkerRole;
-        var ok = root.Verifies(cert, clock.GetUtcNow());
+        var ok = trust.Verifies(cert, clock.GetUtcNow(), presented: null);
         if (ok)
         {
             try
@@ -231,7 +238,19 @@ internal sealed partial class NodeRuntime
         if (!ok)
             throw new SwarmException(SwarmErrorKind.SecurityError, "SwarmCertificateInvalid",
                 "the manager issued a certificate that the swarm's root CA (pinned by the join token) did not issue for this node");
-        return cert;
+        return (cert, trust);
+    }
+
+    /// <summary>
+    /// Whether a join token on a member names a root this node does not trust: the swarm's root
+    /// CA was rotated while the node was away (or the token is another swarm's: the manager then
+    /// refuses this node's certificate, and the join fails as for any member).
+    /// </summary>
+    private bool RootChangedFor(string token)
+    {
+        if (security is not { } s || !JoinToken.TryParse(token, out var parsed)) return false;
+        var trust = s.Trust;
+        return !parsed.MatchesRootCA(trust.Root.CertificatePemBytes) && (trust.Next is not { } next || !parsed.MatchesRootCA(next.CertificatePemBytes));
     }
 
     private static Dictionary<string, string> PeersOf(IssueNodeCertificateResponse issued)
@@ -252,24 +271,41 @@ internal sealed partial class NodeRuntime
         var trust = new JoinTrust(clock);
         using var connection = ClusterChannels.ForJoin(trust);
         var (remote, rootPem, root) = await FetchRootCAAsync(connection, trust, remotes, joinToken, token).ConfigureAwait(false);
-        if (rootPem != ownRootPem)
+        var expired = CertificateExpired();
+        if (expired && rootPem != ownRootPem)
             throw new SwarmException(SwarmErrorKind.SecurityError, "SwarmCAMismatch",
                 "the token belongs to another swarm than this node's; use Exit-Swarm -Force to leave this node's swarm first");
-        var issued = await IssueAsync(connection, remote, new IssueNodeCertificateRequest
+        IssueNodeCertificateResponse issued;
+        try
         {
-            Csr = Google.Protobuf.ByteString.CopyFrom(CertificateKeys.CsrForKey(keyPem)),
-            Token = request.Token,
-            Hostname = options.NodeName,
-            Version = Version,
-            PreviousCertificatePem = certPem,
-        }, token).ConfigureAwait(false);
-        var cert = CheckIssued(root, issued, keyPem, cfg.NodeId);
+            issued = await IssueAsync(connection, remote, new IssueNodeCertificateRequest
+            {
+                Csr = Google.Protobuf.ByteString.CopyFrom(CertificateKeys.CsrForKey(keyPem)),
+                Token = request.Token,
+                Hostname = options.NodeName,
+                Version = Version,
+                PreviousCertificatePem = certPem,
+            }, token).ConfigureAwait(false);
+        }
+        catch (SwarmException e) when (!expired && e.ErrorId is "SwarmCertificateInvalid" or "SwarmNodeNotFound")
+        {
+            // Not this node's swarm with a rotated root: another swarm, as for any member.
+            throw SwarmErrors.AlreadyInSwarm();
+        }
+        var (cert, issuedTrust) = CheckIssued(root, issued, keyPem, cfg.NodeId);
         store.SaveCertificates(issued.CertificatePem, keyPem, rootPem);
+        store.SaveTrust(rootPem, issuedTrust.Next?.CertificatePem, issuedTrust.CrossSigned is { } c ? Pem.Encode("CERTIFICATE", c.RawData) : null);
         // Its channels (and a manager's Raft connections) start over with the new certificate.
-        if (security is { } s) s.Replace(cert);
+        if (security is { } s)
+        {
+            s.UpdateTrust(issuedTrust);
+            s.Replace(cert);
+        }
         else LoadSecurity(cfg);
         error = null;
-        logger.LogInformation("This node's expired certificate was replaced via {Remote}; it keeps node ID {NodeId}", remote, cfg.NodeId);
+        logger.LogInformation(expired
+            ? "This node's expired certificate was replaced via {Remote}; it keeps node ID {NodeId}"
+            : "This node came back after a root CA rotation via {Remote} and got a certificate from the new root; it keeps node ID {NodeId}", remote, cfg.NodeId);
         var host = manager;
         if (host is not null && host.State.Current.Nodes.TryGetValue(cfg.NodeId, out var self)) return ToProto(host, self);
         return new Proto.Node

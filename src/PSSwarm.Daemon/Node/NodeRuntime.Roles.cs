@@ -44,6 +44,7 @@ internal sealed partial class NodeRuntime
             // Checked against the pinned root and this node's identity before it is kept; channels start
             // fresh connections that present it (authority comes from the store, but Raft needs a manager certificate).
             var s = security ?? throw SwarmErrors.ManagerStarting();
+            AdoptRotation(s, renewed);
             s.Replace(NodeCertificates.LoadWithKey(renewed.CertificatePem, keyPem));
             store.SaveCertificates(renewed.CertificatePem, keyPem, s.Root.CertificatePem);
 

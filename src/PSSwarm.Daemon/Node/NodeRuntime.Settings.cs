@@ -23,17 +23,46 @@ internal sealed partial class NodeRuntime
         return await GetInfoAsync(token).ConfigureAwait(false);
     }
 
-    /// <summary>Get-SwarmCA (docker swarm ca): the root the swarm trusts now, as managers hold it in the store.</summary>
+    /// <summary>Get-SwarmCA (docker swarm ca): the root the swarm trusts now, and any rotation, as managers hold them in the store.</summary>
     public async Task<Proto.CAInfo> GetCAAsync(CancellationToken token)
     {
         var host = await RequireManagerAsync(token).ConfigureAwait(false);
-        var cluster = host.State.Current.Cluster ?? throw SwarmErrors.ManagerStarting();
-        var pem = cluster.RootCACertificate;
-        return new Proto.CAInfo
+        var state = host.State.Current;
+        var cluster = state.Cluster ?? throw SwarmErrors.ManagerStarting();
+        var info = new Proto.CAInfo { RootCaPem = cluster.RootCACertificate, Digest = Digest(cluster.RootCACertificate) };
+        if (cluster.RootRotation is { } rotation && Ca.RootRotationProgress.Of(state) is { } progress)
         {
-            RootCaPem = pem,
-            Digest = "sha256:" + Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(pem))),
-            RotationInProgress = false,
-        };
+            info.RotationInProgress = true;
+            info.NextRootCaPem = rotation.CACertificate;
+            info.NextDigest = Digest(rotation.CACertificate);
+            info.NodesRotated = progress.Rotated;
+            info.NodesTotal = progress.Total;
+            info.RotationStartedUnixMs = rotation.StartedAt.ToUnixTimeMilliseconds();
+        }
+        return info;
+    }
+
+    private static string Digest(string pem)
+        => "sha256:" + Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(pem)));
+
+    /// <summary>
+    /// Update-SwarmCA (docker swarm ca --rotate): starts a rotation to a generated root, or to the
+    /// given certificate and key; a rotation in progress is replaced by the new one. The leader
+    /// ends it when every node that is not down has a certificate from the new root.
+    /// </summary>
+    public async Task<Proto.CAInfo> RotateCAAsync(Proto.RotateCARequest request, CancellationToken token)
+    {
+        var host = await RequireManagerAsync(token).ConfigureAwait(false);
+        var certificate = request.CertificatePem.Length > 0 ? request.CertificatePem : null;
+        var key = request.KeyPem.Length > 0 ? request.KeyPem : null;
+        if (certificate is null && key is not null)
+            throw SwarmErrors.InvalidArgument("a CA key was given without its CA certificate (-Certificate)");
+        if (certificate is not null && key is null)
+            throw SwarmErrors.InvalidArgument("a CA certificate was given without its key (-Key): the swarm's CA must be able to sign node certificates");
+        await host.ReadBarrierAsync(token).ConfigureAwait(false);
+        var start = host.CA.StartRotation(certificate, key, clock.GetUtcNow());
+        await host.ProposeAsync(start, token).ConfigureAwait(false);
+        logger.LogInformation("Root CA rotation started: the next root is {Digest}", Digest(start.Rotation.CACertificate));
+        return await GetCAAsync(token).ConfigureAwait(false);
     }
 }

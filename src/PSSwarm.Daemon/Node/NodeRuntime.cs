@@ -183,9 +183,26 @@ internal sealed partial class NodeRuntime : IAsyncDisposable
     private void LoadSecurity(LocalNodeConfig cfg)
     {
         var (certPem, keyPem, rootPem) = store.LoadCertificates();
-        security = new NodeSecurity(RootCA.Load(rootPem, null), cfg.SwarmId, cfg.NodeId, NodeCertificates.LoadWithKey(certPem, keyPem), clock);
+        var root = RootCA.Load(rootPem, null);
+        var trust = new TrustRoots(root, null, null);
+        var (nextPem, crossPem) = store.LoadRotation();
+        try { trust = TrustRoots.From(root, nextPem, crossPem); }
+        catch (Exception e) when (e is SwarmException or FormatException or ArgumentException or System.Security.Cryptography.CryptographicException)
+        {
+            logger.LogWarning("Ignored the saved root rotation: {Error}", e.Message);
+        }
+        security = NewSecurity(trust, cfg.SwarmId, cfg.NodeId, NodeCertificates.LoadWithKey(certPem, keyPem));
         channels?.Dispose();
         channels = ClusterChannels.For(security);
+    }
+
+    /// <summary>This node's security, whose trust, when it changes (a root rotation), is saved.</summary>
+    private NodeSecurity NewSecurity(TrustRoots trust, string swarmId, string nodeId, System.Security.Cryptography.X509Certificates.X509Certificate2 cert)
+    {
+        var s = new NodeSecurity(trust.Root, swarmId, nodeId, cert, clock);
+        s.UpdateTrust(trust);
+        s.TrustChanged += SaveTrust;
+        return s;
     }
 
     private async Task<ManagerHost> StartManagerAsync(LocalNodeConfig cfg, bool coldStart, CancellationToken token)
@@ -285,6 +302,8 @@ internal sealed partial class NodeRuntime : IAsyncDisposable
         if (cfg is null || token.IsCancellationRequested) return Task.CompletedTask;
         if (!CertificateExpired()) error = null;
         desiredCertExpiry = result.CertExpiry;
+        Volatile.Write(ref desiredIssuer, result.DesiredIssuer);
+        if (manager is null) FollowTrust(result); // a manager follows its own store
         var peers = result.ManagerPeers;
         if ((result.Managers.Length > 0 && !result.Managers.SequenceEqual(cfg.Managers))
             || (peers.Count > 0 && !SameManagers(peers, cfg.ManagerPeers)))

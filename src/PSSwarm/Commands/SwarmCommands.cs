@@ -112,7 +112,95 @@ public sealed class GetSwarmCACommand : SwarmCmdlet
     protected override void EndProcessing()
     {
         var ca = Call((c, t) => c.GetCAAsync(t));
-        WriteObject(new SwarmCA(ca.RootCaPem, ca.Digest, ca.RotationInProgress));
+        WriteObject(new SwarmCA(ca));
+    }
+}
+
+/// <summary>
+/// docker swarm ca --rotate: a new root CA (generated, or -Certificate with -Key), cross-signed by
+/// the current one so that every node keeps working while each gets a certificate from the new
+/// root; waits, showing progress, until the rotation completes (unless -Detach).
+/// </summary>
+[Cmdlet(VerbsData.Update, "SwarmCA", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.High)]
+[OutputType(typeof(SwarmCA))]
+public sealed class UpdateSwarmCACommand : SwarmCmdlet
+{
+    /// <summary>A PEM file with the new root CA certificate (docker's --ca-cert). Without it a root is generated.</summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string? Certificate { get; set; }
+
+    /// <summary>A PEM file with the new root CA's private key (docker's --ca-key); needed with -Certificate.</summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string? Key { get; set; }
+
+    /// <summary>Return once the rotation has started, without waiting for every node (docker's --detach).</summary>
+    [Parameter]
+    public SwitchParameter Detach { get; set; }
+
+    protected override void EndProcessing()
+    {
+        var request = new Proto.RotateCARequest();
+        if (Certificate is not null) request.CertificatePem = ReadPemFile(Certificate, nameof(Certificate));
+        if (Key is not null) request.KeyPem = ReadPemFile(Key, nameof(Key));
+        var what = Certificate is null ? "Rotate the swarm's root CA to a new generated root" : $"Rotate the swarm's root CA to the root in {Certificate}";
+        if (!ShouldProcess(Client.Endpoint, what)) return;
+        var info = Call((c, t) => c.RotateCAAsync(request, t));
+        var target = info.NextDigest;
+        WriteVerbose($"Root CA rotation started: the next root is {target}.");
+        if (Detach || !info.RotationInProgress)
+        {
+            WriteObject(new SwarmCA(info));
+            return;
+        }
+        var progress = new ProgressRecord(1, "Rotating the swarm's root CA", "waiting for every node to get a certificate from the new root");
+        try
+        {
+            while (info.RotationInProgress && info.NextDigest == target)
+            {
+                progress.StatusDescription = $"{info.NodesRotated} of {info.NodesTotal} nodes have a certificate from the new root";
+                progress.PercentComplete = info.NodesTotal > 0 ? Math.Min(100, 100 * info.NodesRotated / info.NodesTotal) : 0;
+                WriteProgress(progress);
+                try { Task.Delay(250, CancellationToken).Wait(CancellationToken); }
+                catch (OperationCanceledException) { return; }
+                info = Call((c, t) => c.GetCAAsync(t));
+            }
+        }
+        finally
+        {
+            progress.RecordType = ProgressRecordType.Completed;
+            WriteProgress(progress);
+        }
+        if (info.RotationInProgress)
+        {
+            // Another Update-SwarmCA replaced this rotation meanwhile.
+            WriteWarning($"The rotation to {target} was replaced by a rotation to {info.NextDigest}, which is still in progress.");
+        }
+        WriteObject(new SwarmCA(info));
+    }
+
+    private string ReadPemFile(string path, string parameter)
+    {
+        string resolved;
+        try { resolved = GetUnresolvedProviderPathFromPSPath(path); }
+        catch (Exception e) when (e is ItemNotFoundException or ProviderNotFoundException or System.Management.Automation.DriveNotFoundException or NotSupportedException)
+        {
+            ThrowError("SwarmInvalidArgument", ErrorCategory.InvalidArgument, $"-{parameter}: {e.Message}", path);
+            return "";
+        }
+        try
+        {
+            var info = new FileInfo(resolved);
+            if (info.Exists && info.Length > 1024 * 1024)
+                ThrowError("SwarmInvalidArgument", ErrorCategory.InvalidArgument, $"-{parameter}: {resolved} is larger than 1 MiB; it is not a PEM file", path);
+            return File.ReadAllText(resolved);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            ThrowError("SwarmInvalidArgument", ErrorCategory.InvalidArgument, $"-{parameter}: cannot read {resolved}: {e.Message}", path);
+            return "";
+        }
     }
 }
 

@@ -34,12 +34,20 @@ public sealed class SwarmInfo
 /// <summary>The swarm's root CA (Get-SwarmCA, docker swarm ca).</summary>
 public sealed class SwarmCA
 {
-    internal SwarmCA(string pem, string digest, bool rotationInProgress)
+    internal SwarmCA(PSSwarm.Protocol.Control.CAInfo info)
     {
-        Pem = pem;
-        Certificate = X509Certificate2.CreateFromPem(pem);
-        Digest = digest;
-        RotationInProgress = rotationInProgress;
+        Pem = info.RootCaPem;
+        Certificate = X509Certificate2.CreateFromPem(Pem);
+        Digest = info.Digest;
+        RotationInProgress = info.RotationInProgress;
+        if (info.RotationInProgress && info.NextRootCaPem.Length > 0)
+        {
+            NextCertificate = X509Certificate2.CreateFromPem(info.NextRootCaPem);
+            NextDigest = info.NextDigest;
+            NodesRotated = info.NodesRotated;
+            NodesTotal = info.NodesTotal;
+            RotationStartedAt = DateTimeOffset.FromUnixTimeMilliseconds(info.RotationStartedUnixMs);
+        }
     }
 
     /// <summary>The root certificate every node certificate chains to.</summary>
@@ -51,6 +59,15 @@ public sealed class SwarmCA
     public DateTimeOffset NotAfter => new(Certificate.NotAfter.ToUniversalTime());
     /// <summary>A root CA rotation (Update-SwarmCA) is under way.</summary>
     public bool RotationInProgress { get; }
+    /// <summary>During a rotation: the root the swarm is moving to (null otherwise).</summary>
+    public X509Certificate2? NextCertificate { get; }
+    /// <summary>During a rotation: the digest the join tokens will pin once it completes.</summary>
+    public string? NextDigest { get; }
+    /// <summary>During a rotation: how many of the nodes that are not down have a certificate from the next root.</summary>
+    public int NodesRotated { get; }
+    /// <summary>During a rotation: the nodes that are not down (a down node does not hold a rotation up).</summary>
+    public int NodesTotal { get; }
+    public DateTimeOffset? RotationStartedAt { get; }
     /// <summary>The root's PEM text exactly as the swarm serves it to joining nodes (what Docker prints).</summary>
     public string Pem { get; }
     public override string ToString() => Digest;
