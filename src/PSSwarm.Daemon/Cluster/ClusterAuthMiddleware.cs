@@ -42,19 +42,25 @@ internal sealed class ClusterAuthMiddleware(RequestDelegate next, NodeSecurity s
         await RefuseAsync(context, decision).ConfigureAwait(false);
     }
 
-    /// <summary>What a connection's certificate proved, verified once per connection (not per request) while it is valid.</summary>
-    private sealed record VerifiedPeer(PeerIdentity? Peer, DateTimeOffset ValidUntil);
+    /// <summary>
+    /// What a connection's certificate proved, verified once per connection (not per request) while
+    /// it is valid and the trust it was verified against is the node's trust (a root rotation that
+    /// ends drops the old root: the connection's certificate is verified again).
+    /// </summary>
+    private sealed record VerifiedPeer(PeerIdentity? Peer, DateTimeOffset ValidUntil, Ca.TrustRoots Trust);
 
     private async Task<PeerIdentity?> IdentifyAsync(HttpContext context)
     {
         var items = context.Features.Get<Microsoft.AspNetCore.Connections.Features.IConnectionItemsFeature>()?.Items;
         var now = security.Clock.GetUtcNow();
-        if (items?.TryGetValue(PeerItem, out var cached) == true && cached is VerifiedPeer verified && now < verified.ValidUntil)
+        var trust = security.Trust;
+        if (items?.TryGetValue(PeerItem, out var cached) == true && cached is VerifiedPeer verified && now < verified.ValidUntil
+            && ReferenceEquals(verified.Trust, trust))
             return verified.Peer;
         var certificate = await context.Connection.GetClientCertificateAsync(context.RequestAborted).ConfigureAwait(false);
         var peer = security.Identify(certificate);
         if (items is not null && certificate is not null)
-            items[PeerItem] = new VerifiedPeer(peer, peer is null ? now.AddSeconds(1) : new DateTimeOffset(certificate.NotAfter.ToUniversalTime()));
+            items[PeerItem] = new VerifiedPeer(peer, peer is null ? now.AddSeconds(1) : new DateTimeOffset(certificate.NotAfter.ToUniversalTime()), trust);
         return peer;
     }
 
