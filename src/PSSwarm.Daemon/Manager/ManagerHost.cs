@@ -59,6 +59,7 @@ internal sealed class ManagerHost : IAsyncDisposable, ISwarmView, Store.ISwarmSt
         this.stateMachine = stateMachine;
         Options = options;
         Cluster = app.Services.GetRequiredService<IRaftHttpCluster>();
+        leaderContact = NewContact(TimeSpan.FromMilliseconds(options.UpperElectionTimeoutMs));
         Dispatcher = app.Services.GetRequiredService<Dispatcher>();
         CA = new ClusterCA(this);
         logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("PSSwarm.Manager");
@@ -107,6 +108,63 @@ internal sealed class ManagerHost : IAsyncDisposable, ISwarmView, Store.ISwarmSt
 
     /// <summary>This node leads and holds its lease: a majority acknowledged it within the lease period.</summary>
     public bool HoldsLease => IsLeader && ((IRaftCluster)Cluster).TryGetLeaseToken(out var lease) && !lease.IsCancellationRequested;
+
+    /// <summary>
+    /// Contact with a remote leader: a token cancelled once no AppendEntries or InstallSnapshot from
+    /// the current leader has arrived for the upper election timeout (then DotNext's own election
+    /// timer has fired too). The host's start counts as contact: a restarted node gets that long to
+    /// hear from a leader.
+    /// </summary>
+    private volatile CancellationTokenSource leaderContact;
+
+    private TimeSpan ContactTimeout => TimeSpan.FromMilliseconds(Options.UpperElectionTimeoutMs);
+
+    private static CancellationTokenSource NewContact(TimeSpan timeout)
+    {
+        var cts = new CancellationTokenSource();
+        cts.CancelAfter(timeout);
+        return cts;
+    }
+
+    /// <summary>A remote leader was heard from within the upper election timeout.</summary>
+    public bool HasLeaderContact => !leaderContact.IsCancellationRequested;
+
+    private void MarkLeaderContact()
+    {
+        var current = leaderContact;
+        // Re-arm the running timer; a lapsed source is replaced (lapsed sources are never disposed:
+        // calls in flight hold their tokens, and a cancelled source holds no timer).
+        current.CancelAfter(ContactTimeout);
+        if (!current.IsCancellationRequested) return;
+        var fresh = NewContact(ContactTimeout);
+        if (Interlocked.CompareExchange(ref leaderContact, fresh, current) != current) fresh.Dispose();
+    }
+
+    /// <summary>Called after DotNext answered a Raft request: notes contact when the current leader sent log entries or a heartbeat.</summary>
+    internal void OnRaftRequestServed(HttpContext context)
+    {
+        if (context.Response.StatusCode != StatusCodes.Status200OK) return;
+        var type = context.Request.Headers["X-Raft-Message-Type"];
+        if (type.Count != 1 || type[0] is not ("AppendEntries" or "InstallSnapshot")) return;
+        if (Cluster.Leader is not { IsRemote: true } leader) return;
+        var sender = context.Request.Headers[ClusterAccessPolicy.RaftSenderHeader];
+        if (sender.Count == 1 && DotNext.Net.Cluster.ClusterMemberId.TryParse(sender[0], out var id) && id.Equals(leader.Id))
+            MarkLeaderContact();
+    }
+
+    /// <summary>
+    /// This node has no leader it can reach: it does not lead (or stepped down without hearing of a
+    /// successor) and no leader has been heard from within the upper election timeout.
+    /// </summary>
+    private bool LeaderOutOfReach
+    {
+        get
+        {
+            if (IsLeader || HasLeaderContact) return false;
+            // Elected, committing its first entry: it leads within a heartbeat.
+            return Cluster.Leader is not { IsRemote: false } || ((IRaftCluster)Cluster).ConsensusToken.IsCancellationRequested;
+        }
+    }
 
     /// <summary>The leader's Raft address as host:port, or null while there is none.</summary>
     public string? LeaderAddress => Cluster.Leader?.EndPoint is { } ep ? FormatEndPoint(ep) : null;
@@ -220,7 +278,13 @@ internal sealed class ManagerHost : IAsyncDisposable, ISwarmView, Store.ISwarmSt
         // and the policy sees the route, not the path string (DotNext maps its path case-insensitively).
         var raft = ((IApplicationBuilder)app).New();
         raft.UseConsensusProtocolHandler();
-        MapClusterEndpoints(app, raft.Build());
+        var raftHandler = raft.Build();
+        var accessor = app.Services.GetRequiredService<ManagerHostAccessor>();
+        MapClusterEndpoints(app, async context =>
+        {
+            await raftHandler(context).ConfigureAwait(false);
+            accessor.Current?.OnRaftRequestServed(context);
+        });
 
         try
         {
@@ -281,22 +345,26 @@ internal sealed class ManagerHost : IAsyncDisposable, ISwarmView, Store.ISwarmSt
     }
 
     /// <summary>
-    /// How long a call waits for a leader before it answers Docker's no-leader error: longer than an
-    /// election on a healthy swarm, short enough that a manager without a quorum says so within ~3 s
-    /// (it steps down within the Raft RPC timeout) instead of hanging on.
+    /// How long a call waits for a leader while one may still be elected (a leader was heard from
+    /// within the upper election timeout, or this node was just elected): longer than an election on
+    /// a healthy swarm. A node with no leader in reach does not wait (<see cref="WaitForLeaderAsync"/>).
     /// </summary>
     private static readonly TimeSpan LeaderWait = TimeSpan.FromSeconds(1.5);
 
-    /// <summary>Waits until some node leads (this one on a single-manager swarm).</summary>
+    /// <summary>
+    /// Waits until a leader this node can use is known: this node leading, or a remote leader heard
+    /// from within the upper election timeout. False at once when no leader is in reach (a manager
+    /// cut off from the quorum answers the no-leader error within the election timeout, not later).
+    /// </summary>
     public async Task<bool> WaitForLeaderAsync(TimeSpan timeout, CancellationToken token)
     {
         var deadline = DateTime.UtcNow + timeout;
-        while (Cluster.Leader is null)
+        while (true)
         {
-            if (DateTime.UtcNow >= deadline) return false;
+            if (IsLeader || (Cluster.Leader is { IsRemote: true } && HasLeaderContact)) return true;
+            if (LeaderOutOfReach || DateTime.UtcNow >= deadline) return false;
             await Task.Delay(10, token).ConfigureAwait(false);
         }
-        return true;
     }
 
     /// <summary>Waits until this node leads.</summary>
@@ -399,7 +467,9 @@ internal sealed class ManagerHost : IAsyncDisposable, ISwarmView, Store.ISwarmSt
     public async Task<T> ForwardAsync<T>(Func<Grpc.Net.Client.GrpcChannel, CancellationToken, Task<T>> call, CancellationToken token)
     {
         var leader = LeaderAddress ?? throw SwarmErrors.NoLeader();
-        using var leaderLost = CancellationTokenSource.CreateLinkedTokenSource(token);
+        // Also given up when the leader falls silent for the election timeout (a cut link drops
+        // packets: the call would otherwise wait for a connect timeout or its deadline).
+        using var leaderLost = CancellationTokenSource.CreateLinkedTokenSource(token, leaderContact.Token);
         void OnLeaderChanged(DotNext.Net.Cluster.ICluster _, DotNext.Net.Cluster.IClusterMember? now)
         {
             // Raised on DotNext's own thread, inside its state change: the call's cancellation runs
@@ -576,9 +646,13 @@ internal sealed class ManagerHost : IAsyncDisposable, ISwarmView, Store.ISwarmSt
         if (HoldsLease) return;
         if (!await WaitForLeaderAsync(LeaderWait, token).ConfigureAwait(false))
             throw SwarmErrors.NoLeader();
+        // Bounded by leadership on the leader (once it steps down with no successor known, DotNext's
+        // barrier retries in a loop until its election timer fires), else by leader contact.
+        using var bounded = CancellationTokenSource.CreateLinkedTokenSource(token,
+            IsLeader ? Cluster.LeadershipToken : leaderContact.Token);
         try
         {
-            await Cluster.ApplyReadBarrierAsync(token).ConfigureAwait(false);
+            await Cluster.ApplyReadBarrierAsync(bounded.Token).ConfigureAwait(false);
         }
         catch (Exception e) when (e is not OperationCanceledException || !token.IsCancellationRequested)
         {
@@ -668,6 +742,9 @@ internal sealed class ManagerHostAccessor
         get => host ?? throw SwarmErrors.ManagerStarting();
         set => host = value;
     }
+
+    /// <summary>The host, or null before it exists.</summary>
+    public ManagerHost? Current => host;
 
     /// <summary>The swarm as the access policy sees it; null until the host exists.</summary>
     public ISwarmView? View => host;
