@@ -52,6 +52,10 @@ internal sealed class ClusterCA(Store.ISwarmStore store)
             throw SwarmErrors.InvalidArgument(e.Message);
         }
         if (!next.CanSign) throw SwarmErrors.InvalidArgument("a CA key is needed with a CA certificate");
+        if (!next.Certificate.Extensions.OfType<System.Security.Cryptography.X509Certificates.X509BasicConstraintsExtension>().Any(b => b.CertificateAuthority))
+            throw SwarmErrors.InvalidArgument("the certificate is not a CA certificate (its basic constraints do not say CA:TRUE)");
+        if (next.CertificatePem == cluster.RootCACertificate || next.KeyId == RootCA.Load(cluster.RootCACertificate, null).KeyId)
+            throw SwarmErrors.InvalidArgument("the new root CA must differ from the swarm's current root CA, key included");
         if (now < next.Certificate.NotBefore.ToUniversalTime() || now > next.Certificate.NotAfter.ToUniversalTime())
             throw SwarmErrors.InvalidArgument($"the CA certificate is not valid now (valid from {next.Certificate.NotBefore.ToUniversalTime():u} to {next.Certificate.NotAfter.ToUniversalTime():u})");
         try
