@@ -144,6 +144,9 @@ internal sealed class ManagerHost : IAsyncDisposable, ISwarmView, Store.ISwarmSt
     internal void OnRaftRequestServed(HttpContext context)
     {
         if (context.Response.StatusCode != StatusCodes.Status200OK) return;
+        // Any Raft message from a member (the access policy admitted only members): this node is
+        // not cut off, and an election it hears of may give it a leader within the wait.
+        Volatile.Write(ref peerContactTicks, Environment.TickCount64);
         var type = context.Request.Headers["X-Raft-Message-Type"];
         if (type.Count != 1 || type[0] is not ("AppendEntries" or "InstallSnapshot")) return;
         if (Cluster.Leader is not { IsRemote: true } leader) return;
@@ -152,15 +155,22 @@ internal sealed class ManagerHost : IAsyncDisposable, ISwarmView, Store.ISwarmSt
             MarkLeaderContact();
     }
 
+    private long peerContactTicks = Environment.TickCount64;
+
+    /// <summary>Some member sent this node a Raft message (entries, a vote request) within the upper election timeout.</summary>
+    private bool HasPeerContact => Environment.TickCount64 - Volatile.Read(ref peerContactTicks) < Options.UpperElectionTimeoutMs;
+
     /// <summary>
     /// This node has no leader it can reach: it does not lead (or stepped down without hearing of a
-    /// successor) and no leader has been heard from within the upper election timeout.
+    /// successor), no leader has been heard from within the upper election timeout, and no member
+    /// has sent it anything in that time either (on the majority side of a lost leader the others'
+    /// vote requests arrive, and a call waits for the election; a node cut off hears nothing).
     /// </summary>
     private bool LeaderOutOfReach
     {
         get
         {
-            if (IsLeader || HasLeaderContact) return false;
+            if (IsLeader || HasLeaderContact || HasPeerContact) return false;
             // Elected, committing its first entry: it leads within a heartbeat.
             return Cluster.Leader is not { IsRemote: false } || ((IRaftCluster)Cluster).ConsensusToken.IsCancellationRequested;
         }
