@@ -5,8 +5,8 @@ namespace PSSwarm.Daemon.Ca;
 
 /// <summary>
 /// How far a root CA rotation is: of the nodes that are not down, how many last presented a
-/// certificate from the next root (swarmkit counts the same; a down node does not hold a
-/// rotation up, and comes back with Join-Swarm).
+/// certificate from the next root. Unlike swarmkit, which waits for every node until the down
+/// ones are removed, a down node does not hold a rotation up: it comes back with Join-Swarm.
 /// </summary>
 internal readonly record struct RootRotationProgress(int Rotated, int Total)
 {
