@@ -85,6 +85,16 @@ public sealed class SwarmClient
     public Task<CAInfo> RotateCAAsync(RotateCARequest request, CancellationToken token)
         => CallAsync(o => control.RotateCAAsync(request, o), token);
 
+    /// <summary>Unlock-Swarm: waits while the manager starts (up to about 15 s).</summary>
+    public Task<Empty> UnlockAsync(string key, CancellationToken token)
+        => CallAsync(o => control.UnlockAsync(new UnlockRequest { Key = key }, o), token, TimeSpan.FromSeconds(30));
+
+    public Task<UnlockKeyInfo> GetUnlockKeyAsync(CancellationToken token)
+        => CallAsync(o => control.GetUnlockKeyAsync(new Empty(), o), token);
+
+    public Task<UnlockKeyInfo> RotateUnlockKeyAsync(CancellationToken token)
+        => CallAsync(o => control.RotateUnlockKeyAsync(new Empty(), o), token);
+
     public Task<SwarmInfo> UpdateSwarmAsync(UpdateSwarmRequest request, CancellationToken token)
         => CallAsync(o => control.UpdateSwarmAsync(request, o), token);
 

@@ -125,6 +125,8 @@ public static class CommandValidator
             throw Invalid($"invalid cluster name {InputLimits.Quote(cluster.Name)}: the cluster is named \"{ClusterObject.DefaultName}\"");
         ValidateSpec(cluster.Spec);
         ValidateTrust(cluster, "new");
+        if (cluster.Spec.Autolock != UnlockKey.TryParse(cluster.UnlockKey, out _))
+            throw Invalid(cluster.Spec.Autolock ? "autolock needs a valid unlock key" : "an unlock key is set only with autolock on");
 
         ValidateNode(first);
         if (first.Role != NodeRole.Manager)
@@ -254,6 +256,11 @@ public static class CommandValidator
         if (state.Cluster is null)
             throw Invalid("the swarm has no cluster object yet");
         ValidateSpec(c.Spec);
+        var unlockKey = c.Spec.Autolock ? c.UnlockKey ?? state.Cluster.UnlockKey : "";
+        if (c.Spec.Autolock && !UnlockKey.TryParse(unlockKey, out _))
+            throw Invalid("autolock needs a valid unlock key");
+        if (!c.Spec.Autolock && !string.IsNullOrEmpty(c.UnlockKey))
+            throw Invalid("an unlock key is set only with autolock on");
     }
 
     /// <summary>

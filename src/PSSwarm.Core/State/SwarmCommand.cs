@@ -127,7 +127,7 @@ public abstract record SwarmCommand
         var rotation = cluster.RootRotation is { CACertificate: not null, CAKey: not null, CrossSignedCACertificate: not null } r ? r : null;
         if (cluster.Name is not null && cluster.Spec is not null && cluster.JoinTokens is not null && !cluster.JoinTokens.Contains(null!)
             && cluster.PreviousRootCACertificates is not null && !cluster.PreviousRootCACertificates.Contains(null!)
-            && rotation == cluster.RootRotation)
+            && rotation == cluster.RootRotation && cluster.UnlockKey is not null)
             return cluster;
         return cluster with
         {
@@ -135,6 +135,7 @@ public abstract record SwarmCommand
             JoinTokens = cluster.JoinTokens?.Where(t => t is not null).ToList() ?? new(),
             PreviousRootCACertificates = cluster.PreviousRootCACertificates?.Where(c => c is not null).ToList() ?? new(),
             RootRotation = rotation,
+            UnlockKey = cluster.UnlockKey ?? "",
         };
     }
 
@@ -374,8 +375,18 @@ public sealed record RemoveNodeCommand(string NodeId) : SwarmCommand
 
 public sealed record UpdateClusterSpecCommand(ClusterSpec Spec, DateTimeOffset At) : SwarmCommand
 {
+    /// <summary>
+    /// The unlock key from now on (autolock turned on, or Update-SwarmUnlockKey); null keeps the
+    /// current one. With autolock off the swarm has no unlock key.
+    /// </summary>
+    public string? UnlockKey { get; init; }
+
     public override SwarmState.Snapshot Apply(SwarmState.Snapshot state)
-        => state.Cluster is null || Spec is null ? state : state with { Cluster = state.Cluster with { Spec = Spec, UpdatedAt = At } };
+    {
+        if (state.Cluster is not { } cluster || Spec is null) return state;
+        var unlockKey = Spec.Autolock ? UnlockKey ?? cluster.UnlockKey ?? "" : "";
+        return state with { Cluster = cluster with { Spec = Spec, UnlockKey = unlockKey, UpdatedAt = At } };
+    }
 }
 
 /// <summary>
@@ -500,6 +511,9 @@ public sealed class UnreadableCommandException : Exception
 
     /// <summary>True when the entry comes from a newer store format: upgrading this manager fixes it.</summary>
     public bool IsNewerFormat => WrittenVersion > SwarmCommand.FormatVersion;
+
+    /// <summary>An entry that cannot even be opened (sealed with a key this manager does not have).</summary>
+    public static UnreadableCommandException Sealed(string detail) => new($"a swarm store entry could not be opened: {detail}", null, null, null);
 
     internal static UnreadableCommandException Create(ReadOnlySpan<byte> utf8, string detail, Exception? inner)
     {

@@ -47,6 +47,8 @@ public sealed record ClusterObject
     /// away during a rotation keeps its node ID), always together with a current join token.
     /// </summary>
     public List<string> PreviousRootCACertificates { get; init; } = new();
+    /// <summary>The unlock key (SWMKEY-1-...) while autolock is on, else "". Lives only in the (encrypted) store.</summary>
+    public string UnlockKey { get; init; } = "";
 }
 
 /// <summary>

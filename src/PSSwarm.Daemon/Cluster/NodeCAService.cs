@@ -224,6 +224,7 @@ internal sealed class NodeCAService(NodeSecurity security, ManagerHostAccessor a
             Managers = { host.ManagerAddresses() },
             HeartbeatMs = (long)cluster.Spec.DispatcherHeartbeat.TotalMilliseconds,
             NextRootCaPem = cluster.RootRotation?.CACertificate ?? "",
+            DataKey = role == NodeRole.Manager && host.Options.DataKey is { } key ? ByteString.CopyFrom(key) : ByteString.Empty,
             CrossSignedCaPem = cluster.RootRotation?.CrossSignedCACertificate ?? "",
         };
         response.ManagerPeers.Add(ManagerPeers(host));

@@ -35,6 +35,18 @@ internal sealed class ControlService(NodeRuntime node) : Protocol.Control.Contro
     public override Task<CAInfo> RotateCA(RotateCARequest request, ServerCallContext context)
         => node.RotateCAAsync(request, context.CancellationToken);
 
+    public override async Task<Empty> Unlock(UnlockRequest request, ServerCallContext context)
+    {
+        await node.UnlockAsync(request, context.CancellationToken).ConfigureAwait(false);
+        return new Empty();
+    }
+
+    public override Task<UnlockKeyInfo> GetUnlockKey(Empty request, ServerCallContext context)
+        => node.GetUnlockKeyAsync(context.CancellationToken);
+
+    public override Task<UnlockKeyInfo> RotateUnlockKey(Empty request, ServerCallContext context)
+        => node.RotateUnlockKeyAsync(context.CancellationToken);
+
     public override async Task<Empty> Leave(LeaveRequest request, ServerCallContext context)
     {
         await node.LeaveAsync(request.Force, context.CancellationToken).ConfigureAwait(false);

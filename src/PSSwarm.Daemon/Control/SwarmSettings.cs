@@ -19,18 +19,22 @@ internal static class SwarmSettings
         if (request.HasDispatcherHeartbeat) spec = spec with { DispatcherHeartbeat = Heartbeat(request.DispatcherHeartbeatMs) };
         if (!Enum.IsDefined(request.Availability))
             throw SwarmErrors.InvalidArgument($"invalid availability \"{request.Availability}\", only active, pause and drain are supported");
-        if (request.Autolock) throw AutolockNotSupported();
+        if (request.Autolock) spec = spec with { Autolock = true };
         return spec;
     }
 
-    /// <summary>Set-Swarm against the store: proposes the new spec when it differs; returns it.</summary>
-    public static async Task<ClusterSpec> UpdateAsync(Store.ISwarmStore store, Proto.UpdateSwarmRequest request, TimeProvider clock, CancellationToken token)
+    /// <summary>
+    /// Set-Swarm against the store: proposes the new spec when it differs; returns it, and the new
+    /// unlock key when autolock was turned on (shown once; Get-SwarmUnlockKey shows it again).
+    /// </summary>
+    public static async Task<(ClusterSpec Spec, string? UnlockKey)> UpdateAsync(Store.ISwarmStore store, Proto.UpdateSwarmRequest request, TimeProvider clock, CancellationToken token)
     {
         var cluster = store.Current.Cluster ?? throw SwarmErrors.ManagerStarting();
         var spec = Update(cluster.Spec, request);
+        string? unlockKey = spec.Autolock && !cluster.Spec.Autolock ? Core.Security.UnlockKey.Generate() : null;
         if (spec != cluster.Spec)
-            await store.ProposeAsync(new UpdateClusterSpecCommand(spec, clock.GetUtcNow()), token).ConfigureAwait(false);
-        return spec;
+            await store.ProposeAsync(new UpdateClusterSpecCommand(spec, clock.GetUtcNow()) { UnlockKey = unlockKey }, token).ConfigureAwait(false);
+        return (spec, unlockKey);
     }
 
     /// <summary>The spec after Set-Swarm: the current one with only the settings given changed.</summary>
@@ -47,11 +51,7 @@ internal static class SwarmSettings
                 throw SwarmErrors.InvalidArgument($"task history retention limit cannot be more than {int.MaxValue}");
             spec = spec with { TaskHistoryLimit = (int)request.TaskHistoryLimit };
         }
-        if (request.HasAutolock && request.Autolock != spec.Autolock)
-        {
-            if (request.Autolock) throw AutolockNotSupported();
-            spec = spec with { Autolock = false };
-        }
+        if (request.HasAutolock) spec = spec with { Autolock = request.Autolock };
         return spec;
     }
 
@@ -77,6 +77,4 @@ internal static class SwarmSettings
         return TimeSpan.FromMilliseconds(ms);
     }
 
-    private static SwarmException AutolockNotSupported() => new(SwarmErrorKind.NotImplemented, "SwarmAutolockNotSupported",
-        "Autolock is not supported yet by this version of PSSwarm; use the swarm without -Autolock.");
 }

@@ -34,6 +34,10 @@ internal sealed record ManagerHostOptions
     public LogLevel LogLevel { get; init; } = LogLevel.Information;
     public int LowerElectionTimeoutMs { get; init; } = 500;
     public int UpperElectionTimeoutMs { get; init; } = 1000;
+    /// <summary>The swarm's data key (<see cref="StoreCipher"/>); null for a swarm created without one.</summary>
+    public byte[]? DataKey { get; init; }
+    /// <summary>Raised (off the store's thread) when the store's cluster object changed: autolock, the unlock key.</summary>
+    public Action<ClusterObject>? ClusterChanged { get; init; }
 }
 
 /// <summary>
@@ -52,8 +56,11 @@ internal sealed class ManagerHost : IAsyncDisposable, ISwarmView, Store.ISwarmSt
     private readonly ILogger logger;
     private int disposed;
 
+    private readonly StoreCipher cipher;
+
     private ManagerHost(WebApplication app, WriteAheadLog wal, SwarmStateMachine stateMachine, ManagerHostOptions options)
     {
+        cipher = new StoreCipher(options.DataKey);
         this.app = app;
         this.wal = wal;
         this.stateMachine = stateMachine;
@@ -199,7 +206,7 @@ internal sealed class ManagerHost : IAsyncDisposable, ISwarmView, Store.ISwarmSt
         var stateLogger = LoggerFactory.Create(l => ConfigureLogging(l, options.LogLevel)).CreateLogger("PSSwarm.Store");
 
         // Restore the snapshot before the WAL is built, or the whole log replays (DESIGN.md).
-        var stateMachine = new SwarmStateMachine(new DirectoryInfo(snapshots), stateLogger, SnapshotInterval());
+        var stateMachine = new SwarmStateMachine(new DirectoryInfo(snapshots), stateLogger, SnapshotInterval(), new StoreCipher(options.DataKey));
         await stateMachine.RestoreAsync(token).ConfigureAwait(false);
         var wal = new WriteAheadLog(new WriteAheadLog.Options
         {
@@ -412,7 +419,7 @@ internal sealed class ManagerHost : IAsyncDisposable, ISwarmView, Store.ISwarmSt
                 if (IsLeader)
                 {
                     CommandValidator.Validate(command, State.Current);
-                    await Cluster.ReplicateAsync(bytes, null, token).ConfigureAwait(false);
+                    await Cluster.ReplicateAsync(cipher.Seal(bytes), null, token).ConfigureAwait(false);
                     return;
                 }
                 if (LeaderAddress == Options.AdvertiseAddress)
@@ -679,6 +686,8 @@ internal sealed class ManagerHost : IAsyncDisposable, ISwarmView, Store.ISwarmSt
     /// and the leader ends a rotation once every node that is not down has a certificate from
     /// the next root (swarmkit's root rotation reconciler).
     /// </summary>
+    private ClusterObject? lastCluster;
+
     private async Task WatchStoreAsync(CancellationToken token)
     {
         long seen = -1;
@@ -695,6 +704,12 @@ internal sealed class ManagerHost : IAsyncDisposable, ISwarmView, Store.ISwarmSt
                 }
                 seen = state.Version;
                 if (state.Cluster is not { } cluster) continue;
+                if (!ReferenceEquals(cluster, lastCluster))
+                {
+                    lastCluster = cluster;
+                    try { Options.ClusterChanged?.Invoke(cluster); }
+                    catch (Exception e) { logger.LogWarning("Following the swarm's settings: {Error}", e.Message); }
+                }
                 var security = Options.Security;
                 var trust = TrustRoots.From(cluster, security.Trust);
                 if (!trust.SameAs(security.Trust)) security.UpdateTrust(trust);

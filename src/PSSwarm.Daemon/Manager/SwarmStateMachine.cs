@@ -11,9 +11,12 @@ namespace PSSwarm.Daemon.Manager;
 /// <see cref="SnapshotInterval"/> entries. Snapshots are rare on purpose: DESIGN.md lists
 /// two DotNext defects seen around snapshot transfer and clean-up under load.
 /// </summary>
-internal sealed class SwarmStateMachine(DirectoryInfo location, ILogger logger, long snapshotInterval = SwarmStateMachine.DefaultSnapshotInterval)
+internal sealed class SwarmStateMachine(DirectoryInfo location, ILogger logger, long snapshotInterval = SwarmStateMachine.DefaultSnapshotInterval,
+    StoreCipher? cipher = null)
     : SimpleStateMachine(location)
 {
+    private readonly StoreCipher cipher = cipher ?? StoreCipher.None;
+
     public const long DefaultSnapshotInterval = 10_000;
 
     private long sinceSnapshot;
@@ -50,9 +53,7 @@ internal sealed class SwarmStateMachine(DirectoryInfo location, ILogger logger, 
         SwarmCommand command;
         try
         {
-            command = payload.IsSingleSegment
-                ? SwarmCommand.FromBytes(payload.FirstSpan)
-                : SwarmCommand.FromBytes(payload.ToArray());
+            command = SwarmCommand.FromBytes(payload.IsSingleSegment ? cipher.Open(payload.FirstSpan) : cipher.Open(payload.ToArray()));
         }
         catch (UnreadableCommandException e)
         {
@@ -111,11 +112,11 @@ internal sealed class SwarmStateMachine(DirectoryInfo location, ILogger logger, 
     }
 
     protected override ValueTask PersistAsync(IAsyncBinaryWriter writer, CancellationToken token)
-        => writer.Invoke(State.Serialize(), token);
+        => writer.Invoke(cipher.Seal(State.Serialize()), token);
 
     protected override async ValueTask RestoreAsync(FileInfo snapshotFile, CancellationToken token)
     {
         var bytes = await File.ReadAllBytesAsync(snapshotFile.FullName, token).ConfigureAwait(false);
-        State.Deserialize(bytes);
+        State.Deserialize(cipher.Open(bytes));
     }
 }

@@ -34,6 +34,55 @@ internal sealed class LocalNodeStore(string dataRoot)
     public string NodeCertPath => Path.Combine(CertificatesDir, "swarm-node.crt");
     public string NodeKeyPath => Path.Combine(CertificatesDir, "swarm-node.key");
     public string RootCAPath => Path.Combine(CertificatesDir, "swarm-root-ca.crt");
+    /// <summary>A manager's copy of the swarm's data key: "plain:" or, with autolock, "sealed:" and base64.</summary>
+    public string DataKeyPath => Path.Combine(CertificatesDir, "swarm-raft.dek");
+
+    /// <summary>
+    /// Applied to the node key before it is written (autolock seals a manager's key); null writes it as it is.
+    /// </summary>
+    public Func<string, string>? ProtectKey { get; set; }
+
+    /// <summary>PEM label of a node key sealed under the key encryption key (autolock).</summary>
+    public const string SealedKeyLabel = "PSSWARM SEALED PRIVATE KEY";
+
+    public static bool IsSealedKey(string keyText) => keyText.Contains("-----BEGIN " + SealedKeyLabel + "-----", StringComparison.Ordinal);
+
+    /// <summary>Writes the data key, sealed under <paramref name="kek"/> when given (0600).</summary>
+    public void SaveDataKey(byte[] dataKey, byte[]? kek)
+    {
+        SecureFiles.EnsureDirectory(CertificatesDir);
+        var text = kek is null
+            ? "plain:" + Convert.ToBase64String(dataKey)
+            : "sealed:" + Convert.ToBase64String(PSSwarm.Core.Security.Sealed.Seal(kek, PSSwarm.Core.Security.Sealed.DataKeyMagic, dataKey));
+        SecureFiles.WriteAtomic(DataKeyPath, text + "\n");
+    }
+
+    /// <summary>The saved data key: (key, false) when plain, (sealed blob, true) when sealed, (null, false) when none.</summary>
+    public (byte[]? Key, bool Sealed) LoadDataKey()
+    {
+        if (!File.Exists(DataKeyPath)) return (null, false);
+        var text = File.ReadAllText(DataKeyPath).Trim();
+        try
+        {
+            if (text.StartsWith("plain:", StringComparison.Ordinal)) return (Convert.FromBase64String(text["plain:".Length..]), false);
+            if (text.StartsWith("sealed:", StringComparison.Ordinal)) return (Convert.FromBase64String(text["sealed:".Length..]), true);
+        }
+        catch (FormatException) { }
+        throw new InvalidDataException($"The swarm data key file {DataKeyPath} is damaged.");
+    }
+
+    public void DeleteDataKey()
+    {
+        if (File.Exists(DataKeyPath)) File.Delete(DataKeyPath);
+    }
+
+    /// <summary>Rewrites the node key file through <paramref name="transform"/> (autolock turned on or off, a new unlock key).</summary>
+    public void RewriteKey(Func<string, string> transform)
+    {
+        var text = File.ReadAllText(NodeKeyPath);
+        SecureFiles.WriteAtomic(NodeKeyPath, transform(text));
+    }
+
     /// <summary>During a root rotation: the next root, then the current root's cross-signature of it.</summary>
     public string RootRotationPath => Path.Combine(CertificatesDir, "swarm-root-ca-rotation.crt");
     public string RaftDir => Path.Combine(DataRoot, "raft");
@@ -73,7 +122,7 @@ internal sealed class LocalNodeStore(string dataRoot)
     {
         SecureFiles.EnsureDirectory(CertificatesDir);
         SecureFiles.WriteAtomic(RootCAPath, rootCaPem, PublicFile);
-        SecureFiles.WriteAtomic(Pending(NodeKeyPath), keyPem);
+        SecureFiles.WriteAtomic(Pending(NodeKeyPath), ProtectKey is { } protect ? protect(keyPem) : keyPem);
         SecureFiles.WriteAtomic(Pending(NodeCertPath), certPem, PublicFile);
         File.Move(Pending(NodeKeyPath), NodeKeyPath, overwrite: true);
         File.Move(Pending(NodeCertPath), NodeCertPath, overwrite: true);
@@ -121,6 +170,8 @@ internal sealed class LocalNodeStore(string dataRoot)
 
     private static bool Matches(string certPem, string keyPem)
     {
+        // A sealed key (autolock) cannot be checked without the unlock key: it was written as a pair.
+        if (IsSealedKey(keyPem)) return true;
         try
         {
             using var _ = System.Security.Cryptography.X509Certificates.X509Certificate2.CreateFromPem(certPem, keyPem);

@@ -16,6 +16,7 @@ internal sealed partial class NodeRuntime
     public async Task<Proto.SwarmInfo> InitAsync(Proto.InitRequest request, CancellationToken token)
     {
         // A manager that has just started (a daemon restart) gets a moment to load its store.
+        if (locked) throw LockedError();
         if (request.ForceNewCluster) await WaitForManagerAsync(token).ConfigureAwait(false);
         await gate.WaitAsync(token).ConfigureAwait(false);
         try
@@ -35,7 +36,9 @@ internal sealed partial class NodeRuntime
         {
             gate.Release();
         }
-        return await GetInfoAsync(token).ConfigureAwait(false);
+        var info = await GetInfoAsync(token).ConfigureAwait(false);
+        if (request.Autolock && !request.ForceNewCluster && manager?.State.Current.Cluster is { UnlockKey.Length: > 0 } cluster) info.UnlockKey = cluster.UnlockKey;
+        return info;
     }
 
     private async Task InitLockedAsync(Proto.InitRequest request, CancellationToken token)
@@ -53,6 +56,10 @@ internal sealed partial class NodeRuntime
         var root = RootCA.Create(now);
         var (keyPem, csr) = NodeCertificates.NewKeyAndCsr();
         var certPem = root.SignNodeCertificate(csr, nodeId, NodeCertificates.ManagerRole, swarmId, spec.CertExpiry, now);
+        // The swarm's data key seals every Raft entry and snapshot; with -Autolock this manager
+        // seals it, and its node key, under the unlock key from the start.
+        var newDataKey = System.Security.Cryptography.RandomNumberGenerator.GetBytes(32);
+        var unlockKey = spec.Autolock ? UnlockKey.Generate() : "";
         var cert = X509Certificate2.CreateFromPem(certPem);
         var cfg = new LocalNodeConfig
         {
@@ -68,6 +75,9 @@ internal sealed partial class NodeRuntime
         try
         {
             store.Wipe();
+            lock (keyGate) kek = spec.Autolock && UnlockKey.TryParse(unlockKey, out var raw) ? UnlockKey.DeriveKek(raw) : null;
+            dataKey = newDataKey;
+            lock (keyGate) store.SaveDataKey(newDataKey, kek);
             store.SaveCertificates(certPem, keyPem, root.CertificatePem);
             LoadSecurity(cfg);
             var tCerts = stopwatch.Elapsed.TotalMilliseconds;
@@ -82,6 +92,7 @@ internal sealed partial class NodeRuntime
                 RootCACertificate = root.CertificatePem, RootCAKey = root.KeyPem!,
                 WorkerJoinToken = JoinToken.Generate(root.CertificatePemBytes),
                 ManagerJoinToken = JoinToken.Generate(root.CertificatePemBytes),
+                UnlockKey = unlockKey,
             };
             var node = new NodeObject
             {
@@ -113,6 +124,7 @@ internal sealed partial class NodeRuntime
         channels?.Dispose();
         channels = null;
         security = null;
+        lock (keyGate) { kek = null; dataKey = null; }
         store.Wipe();
     }
 

@@ -90,7 +90,10 @@ internal sealed partial class NodeRuntime
                 (var listen, advertise) = ResolveJoinAddresses(request, role, remote);
                 cfg = cfg with { ListenAddress = AddressResolver.Format(listen), AdvertiseAddress = AddressResolver.Format(advertise) };
                 if (role == NodeRole.Manager)
+                {
+                    AdoptDataKey(issued.DataKey);
                     host = await BecomeRaftMemberAsync(cfg, token).ConfigureAwait(false);
+                }
                 store.SaveConfig(cfg);
             }
             catch

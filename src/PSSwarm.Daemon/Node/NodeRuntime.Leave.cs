@@ -25,7 +25,8 @@ internal sealed partial class NodeRuntime
                 throw SwarmErrors.NotInSwarm();
             }
 
-            if (cfg.Role == NodeRole.Manager)
+            if (locked && !force) throw new SwarmException(SwarmErrorKind.InvalidOperation, "SwarmLocked", LeaveLockedMessage);
+            if (cfg.Role == NodeRole.Manager && !locked)
             {
                 var host = manager;
                 var managers = host?.State.Current.Nodes.Values.Where(n => n.Role == NodeRole.Manager).ToList() ?? [];
@@ -56,6 +57,8 @@ internal sealed partial class NodeRuntime
             else await TellLeaveAsync(cfg).ConfigureAwait(false);
             await StopMembershipAsync().ConfigureAwait(false);
             store.Wipe();
+            lock (keyGate) { kek = null; dataKey = null; }
+            locked = false;
             config = null;
             error = null;
             logger.LogInformation("Node left the swarm {SwarmId}", cfg.SwarmId);

@@ -25,6 +25,12 @@ internal sealed partial class NodeRuntime
         info.IsManager = cfg.Role == NodeRole.Manager;
         info.LocalNodeState = error is null ? Proto.LocalNodeState.LocalActive : Proto.LocalNodeState.LocalError;
         info.Error = error ?? "";
+        if (locked)
+        {
+            info.LocalNodeState = Proto.LocalNodeState.LocalLocked;
+            info.Error = "";
+            return info;
+        }
         var host = cfg.Role == NodeRole.Manager ? manager : null;
         if (host is null)
         {
@@ -78,6 +84,7 @@ internal sealed partial class NodeRuntime
             throw new SwarmException(SwarmErrorKind.InvalidOperation, "SwarmNodeError",
                 $"This node's swarm state cannot be used: {error}");
         if (cfg is null) throw SwarmErrors.NotManagerInactive();
+        if (locked) throw LockedError();
         if (cfg.Role != NodeRole.Manager) throw SwarmErrors.NotManager();
         var host = manager;
         if (host is null)

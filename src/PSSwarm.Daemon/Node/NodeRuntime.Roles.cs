@@ -59,8 +59,10 @@ internal sealed partial class NodeRuntime
                 if (HostOf(updated.AdvertiseAddress) is "0.0.0.0" or "::")
                     throw new SwarmException(SwarmErrorKind.InvalidArgument, "SwarmNoAdvertiseAddress",
                         "this node has no advertise address for Raft: rejoin it with -AdvertiseAddress to promote it");
+                AdoptDataKey(renewed.DataKey);
                 manager = await BecomeRaftMemberAsync(updated, token).ConfigureAwait(false);
             }
+            else DropManagerSecrets();
             store.SaveConfig(updated);
             config = updated;
             error = null;

@@ -16,11 +16,14 @@ internal sealed partial class NodeRuntime
     {
         var host = await RequireManagerAsync(token).ConfigureAwait(false);
         var before = host.State.Current.Cluster?.Spec;
-        var spec = await SwarmSettings.UpdateAsync(host, request, clock, token).ConfigureAwait(false);
+        var (spec, unlockKey) = await SwarmSettings.UpdateAsync(host, request, clock, token).ConfigureAwait(false);
+        if (before is not null && spec.Autolock != before.Autolock) await WaitForAutolockAsync(spec.Autolock, token).ConfigureAwait(false);
         if (spec != before)
             logger.LogInformation("Swarm settings updated: certificate expiry {CertExpiry}, dispatcher heartbeat {Heartbeat}, task history limit {TaskHistoryLimit}, autolock {Autolock}",
                 spec.CertExpiry, spec.DispatcherHeartbeat, spec.TaskHistoryLimit, spec.Autolock);
-        return await GetInfoAsync(token).ConfigureAwait(false);
+        var info = await GetInfoAsync(token).ConfigureAwait(false);
+        if (unlockKey is not null) info.UnlockKey = unlockKey;
+        return info;
     }
 
     /// <summary>Get-SwarmCA (docker swarm ca): the root the swarm trusts now, and any rotation, as managers hold them in the store.</summary>

@@ -45,7 +45,8 @@ internal sealed partial class NodeRuntime : IAsyncDisposable
         this.options = options;
         this.loggers = loggers;
         logger = loggers.CreateLogger<NodeRuntime>();
-        store = new LocalNodeStore(options.DataRoot);
+        store = new LocalNodeStore(options.DataRoot) { ProtectKey = null };
+        store.ProtectKey = ProtectKeyText;
     }
 
     public static string Version { get; } =
@@ -140,6 +141,13 @@ internal sealed partial class NodeRuntime : IAsyncDisposable
         try
         {
             LoadSecurity(cfg);
+            if (cfg.Role == NodeRole.Manager && dataKey is null) LoadDataKey();
+        }
+        catch (SwarmException e) when (e.ErrorId == "SwarmLocked")
+        {
+            locked = true;
+            logger.LogWarning("This manager is locked (autolock): run Unlock-Swarm with the swarm's unlock key to start it");
+            return;
         }
         catch (Exception e) when (e is InvalidDataException or ArgumentException or FormatException)
         {
@@ -191,7 +199,7 @@ internal sealed partial class NodeRuntime : IAsyncDisposable
         {
             logger.LogWarning("Ignored the saved root rotation: {Error}", e.Message);
         }
-        security = NewSecurity(trust, cfg.SwarmId, cfg.NodeId, NodeCertificates.LoadWithKey(certPem, keyPem));
+        security = NewSecurity(trust, cfg.SwarmId, cfg.NodeId, NodeCertificates.LoadWithKey(certPem, ReadableKey(keyPem)));
         channels?.Dispose();
         channels = ClusterChannels.For(security);
     }
@@ -208,6 +216,7 @@ internal sealed partial class NodeRuntime : IAsyncDisposable
     private async Task<ManagerHost> StartManagerAsync(LocalNodeConfig cfg, bool coldStart, CancellationToken token)
     {
         if (security is null || channels is null) LoadSecurity(cfg);
+        if (dataKey is null) LoadDataKey();
         var started = await ManagerHost.StartAsync(new ManagerHostOptions
         {
             Listen = IPEndPoint.Parse(cfg.ListenAddress),
@@ -218,6 +227,8 @@ internal sealed partial class NodeRuntime : IAsyncDisposable
             RaftDir = store.RaftDir,
             ColdStart = coldStart,
             LogLevel = options.LogLevel,
+            DataKey = dataKey,
+            ClusterChanged = FollowAutolock,
         }, token).ConfigureAwait(false);
         started.Faulted += (reason, restart) => _ = Task.Run(() => restart
             ? RestartManagerAsync(started, reason)

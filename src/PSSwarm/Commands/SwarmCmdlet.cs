@@ -33,6 +33,20 @@ public abstract class SwarmCmdlet : PSCmdlet
         }
     }
 
+    /// <summary>
+    /// Docker's notice with a new unlock key (autolock just turned on), shown once on the host
+    /// (the Information stream, tagged PSHOST, as Write-Host writes): it is never in the output
+    /// objects; Get-SwarmUnlockKey shows it again.
+    /// </summary>
+    protected void WriteUnlockKeyNotice(string? unlockKey)
+    {
+        if (string.IsNullOrEmpty(unlockKey)) return;
+        var text = "To unlock a swarm manager after it restarts, run the `Unlock-Swarm` command and provide the following key:"
+            + Environment.NewLine + Environment.NewLine + "    " + unlockKey + Environment.NewLine + Environment.NewLine
+            + "Remember to store this key in a password manager, since without it you will not be able to restart the manager.";
+        WriteInformation(new HostInformationMessage { Message = text }, ["PSHOST"]);
+    }
+
     /// <summary>Runs a client call on the pipeline thread; failures become terminating errors.</summary>
     protected T Call<T>(Func<SwarmClient, CancellationToken, Task<T>> call, object? target = null)
     {

@@ -48,6 +48,7 @@ public sealed class InitializeSwarmCommand : SwarmCmdlet
         if (!ShouldProcess(Client.Endpoint, ForceNewCluster ? "Initialize swarm (force new cluster)" : "Initialize swarm")) return;
         var info = Call((c, t) => c.InitAsync(request, t));
         WriteVerbose($"Swarm initialized: current node ({info.NodeId}) is now a manager.");
+        WriteUnlockKeyNotice(info.UnlockKey);
         WriteObject(Mapping.ToInfo(info));
     }
 }
@@ -100,6 +101,7 @@ public sealed class SetSwarmCommand : SwarmCmdlet
         if (!ShouldProcess(Client.Endpoint, changes.Count == 0 ? "Update swarm (no change)" : "Update swarm: " + string.Join(", ", changes))) return;
         var info = Call((c, t) => c.UpdateSwarmAsync(request, t));
         WriteVerbose("Swarm updated.");
+        WriteUnlockKeyNotice(info.UnlockKey);
         if (PassThru) WriteObject(Mapping.ToInfo(info));
     }
 }

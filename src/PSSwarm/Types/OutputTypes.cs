@@ -163,3 +163,14 @@ public sealed class SwarmDaemonInfo
     public string NodeName { get; internal init; } = "";
     public string Version { get; internal init; } = "";
 }
+
+/// <summary>A swarm's unlock key (Get-SwarmUnlockKey, Update-SwarmUnlockKey): the key is a SecureString. Pipe it into Unlock-Swarm.</summary>
+public sealed class SwarmUnlockKey
+{
+    internal SwarmUnlockKey(System.Security.SecureString key) { Key = key; }
+
+    /// <summary>The key (SWMKEY-1-...), as a SecureString; Get-SwarmUnlockKey -AsPlainText shows it.</summary>
+    public System.Security.SecureString Key { get; }
+
+    public override string ToString() => "SWMKEY-1-********";
+}
