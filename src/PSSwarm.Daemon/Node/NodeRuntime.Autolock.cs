@@ -74,10 +74,11 @@ internal sealed partial class NodeRuntime
     private void FollowAutolock(ClusterObject cluster)
     {
         byte[]? desired = null;
+        byte[]? current;
         if (cluster.Spec.Autolock && UnlockKey.TryParse(cluster.UnlockKey, out var raw)) desired = UnlockKey.DeriveKek(raw);
         lock (keyGate)
         {
-            var current = kek;
+            current = kek;
             if (desired is null && current is null) return;
             if (desired is not null && current is not null && CryptographicOperations.FixedTimeEquals(desired, current)) return;
             if (dataKey is { } dk) store.SaveDataKey(dk, desired);
