@@ -289,16 +289,6 @@ Describe 'Initialize-Swarm' {
             (Get-Swarm -Endpoint $node.Endpoint).LocalNodeState | Should -Be 'Inactive'
         }
 
-        It 'refuses -Autolock as not supported and leaves the node Inactive' {
-            $err = Get-ErrorRecord { Initialize-Swarm @valid -Autolock }
-            $err | Should -Not -BeNullOrEmpty
-            $err.FullyQualifiedErrorId | Should -BeLike 'SwarmAutolockNotSupported*'
-            $err.CategoryInfo.Category | Should -Be ([System.Management.Automation.ErrorCategory]::NotImplemented)
-            (Get-Swarm -Endpoint $node.Endpoint).LocalNodeState | Should -Be 'Inactive'
-            Assert-NoSwarmState $node
-            Test-TcpPort -Address $node.Ip | Should -BeFalse
-        }
-
         It 'creates nothing with -WhatIf' {
             $result = Initialize-Swarm @valid -WhatIf
             $result | Should -BeNullOrEmpty

@@ -95,12 +95,11 @@ Describe 'Set-Swarm refusals' {
         Assert-SettingsUnchanged $before
     }
 
-    It 'refuses -Autolock:$true with SwarmAutolockNotSupported (NotImplemented), also next to a valid change' {
-        $null = Assert-Refused { Set-Swarm -Endpoint $m1.Endpoint -Autolock } -Id SwarmAutolockNotSupported -Category NotImplemented `
-            -Message 'Autolock is not supported yet by this version of PSSwarm*'
-        $null = Assert-Refused { Set-Swarm -Endpoint $m1.Endpoint -Autolock:$true -DispatcherHeartbeat '00:00:02' } -Id SwarmAutolockNotSupported `
-            -Category NotImplemented
+    It 'refuses -Autolock:$true next to an invalid heartbeat with SwarmInvalidArgument, and leaves autolock off' {
+        $null = Assert-Refused { Set-Swarm -Endpoint $m1.Endpoint -Autolock:$true -DispatcherHeartbeat '00:00:00' } -Id SwarmInvalidArgument `
+            -Category InvalidArgument -Message 'heartbeat time period must be greater than zero'
         Assert-SettingsUnchanged $before
+        { Get-SwarmUnlockKey -Endpoint $m1.Endpoint -ErrorAction Stop } | Should -Throw -ErrorId 'SwarmNoUnlockKey*'
     }
 
     It 'refuses -TaskHistoryLimit -1 at parameter validation' {

@@ -61,13 +61,14 @@ public class SwarmSettingsTests
     }
 
     [Fact]
-    public void Autolock_IsRefusedUntilItExists_ButTurningItOffIsAccepted()
+    public void Autolock_TurnsOnAndOff_AndIsKeptWhenNotGiven()
     {
-        Refused(() => SwarmSettings.Update(Current, new() { HasAutolock = true, Autolock = true }), SwarmErrorKind.NotImplemented,
-            "SwarmAutolockNotSupported", "Autolock is not supported yet by this version of PSSwarm; use the swarm without -Autolock.");
-        Refused(() => SwarmSettings.ForInit(new Proto.InitRequest { Autolock = true }), SwarmErrorKind.NotImplemented,
-            "SwarmAutolockNotSupported", "Autolock is not supported yet by this version of PSSwarm; use the swarm without -Autolock.");
-        Assert.False(SwarmSettings.Update(Current, new() { HasAutolock = true, Autolock = false }).Autolock);
+        Assert.True(SwarmSettings.Update(Current, new() { HasAutolock = true, Autolock = true }).Autolock);
+        Assert.True(SwarmSettings.ForInit(new Proto.InitRequest { Autolock = true }).Autolock);
+        Assert.False(SwarmSettings.ForInit(new Proto.InitRequest()).Autolock);
+        var on = Current with { Autolock = true };
+        Assert.False(SwarmSettings.Update(on, new() { HasAutolock = true, Autolock = false }).Autolock);
+        Assert.True(SwarmSettings.Update(on, new() { HasTaskHistoryLimit = true, TaskHistoryLimit = 3 }).Autolock);
     }
 
     [Fact]

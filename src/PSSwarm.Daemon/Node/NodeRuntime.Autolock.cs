@@ -147,10 +147,24 @@ internal sealed partial class NodeRuntime
         {
             gate.Release();
         }
-        // Unlock-Swarm returns once the manager serves (bounded), so that the next cmdlet works.
+        // Unlock-Swarm returns once the manager serves consistent reads (bounded), so that the next
+        // cmdlet works; without a quorum (most managers still locked) it returns after the bound.
         var deadline = DateTime.UtcNow.AddSeconds(15);
-        while (manager is null && DateTime.UtcNow < deadline && !locked)
+        while (DateTime.UtcNow < deadline && !locked)
+        {
+            if (manager is { } host)
+            {
+                try
+                {
+                    using var wait = CancellationTokenSource.CreateLinkedTokenSource(token);
+                    wait.CancelAfter(TimeSpan.FromSeconds(2));
+                    await host.ReadBarrierAsync(wait.Token).ConfigureAwait(false);
+                    return;
+                }
+                catch (Exception e) when (e is SwarmException or OperationCanceledException && !token.IsCancellationRequested) { }
+            }
             await Task.Delay(20, token).ConfigureAwait(false);
+        }
     }
 
     /// <summary>Get-SwarmUnlockKey (docker swarm unlock-key).</summary>
