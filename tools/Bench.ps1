@@ -36,6 +36,9 @@ param(
     [int] $ChaosRounds = 100,
     # Simulated worker nodes of the scale scenario (tools/bench/Scale.ps1, tools/loadgen; about 5 minutes for 5000); 0 skips it.
     [int] $ScaleNodes = 5000,
+    # The root CA rotation scenario (tools/bench/CaRotation.ps1: 3 managers and 10 workers, Update-SwarmCA
+    # three times at a 5 s and at a 1 s heartbeat; about a minute); 0 skips it.
+    [int] $CaRotation = 1,
     # Copy the three managers' psswarmd.log files next to the JSON (<OutputPath's folder>/logs/).
     [switch] $KeepLogs
 )
@@ -80,6 +83,7 @@ $result = [ordered]@{
     raftWritesPerSecConcurrent = $null
     spuriousElections          = $null
     scale                      = [ordered]@{ nodes = $null; joinAllSeconds = $null; nodeListMs = $null; heartbeatsPerSec = $null; managerRssMB = $null; managerCpuPercent = $null; spuriousDown = $null }
+    caRotation                 = [ordered]@{ nodes = $null; rotateMs = $null; rotateMsRuns = $null; rotateMs1s = $null; rotateMs1sRuns = $null; failures = $null }
     security                   = $null
     runs                       = [ordered]@{}   # every run of the fault-tolerance figures (null: timed out)
     details                    = [ordered]@{}   # the other printed figures
@@ -675,6 +679,22 @@ try {
     else {
         Say 'Scale: skipped (-ScaleNodes 0): the "scale" figures are null.'
         $result.notes.Add('scale: skipped (-ScaleNodes 0); every scale figure is null')
+    }
+    Say
+    if ($CaRotation -gt 0) {
+        Say 'Root CA rotation: Update-SwarmCA on 3 managers and 10 workers (127.0.0.241-253:2377), at a 5 s and at a 1 s heartbeat'
+        try {
+            $caRun = @(& (Join-Path $PSScriptRoot 'bench/CaRotation.ps1') -ModulePath $ModulePath) | Select-Object -Last 1
+            foreach ($key in @($result.caRotation.Keys)) { $result.caRotation[$key] = $caRun.$key }
+            $result.details.caRotation = $caRun.details
+            if ($caRun.details.error) { $script:sectionFailed = $true; $result.errors.Add("caRotation: $($caRun.details.error)") }
+            elseif ($caRun.failures -gt 0) { $script:sectionFailed = $true; $result.errors.Add("caRotation: $($caRun.failures) rotations failed their checks (see details.caRotation.runs)") }
+        }
+        catch { Fail-Section 'caRotation' $_ }
+    }
+    else {
+        Say 'Root CA rotation: skipped (-CaRotation 0): the "caRotation" figures are null.'
+        $result.notes.Add('caRotation: skipped (-CaRotation 0); every caRotation figure is null')
     }
     Say
     Say 'Docker 20.10 on this machine kind: worker join 144 ms, manager join 620 ms, node list through its API 0.8 ms (issue #3).'

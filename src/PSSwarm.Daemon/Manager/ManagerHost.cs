@@ -178,6 +178,8 @@ internal sealed class ManagerHost : IAsyncDisposable, ISwarmView, Store.ISwarmSt
         get
         {
             if (IsLeader || HasLeaderContact || HasPeerContact) return false;
+            // The only voting member (its peer just left): it elects itself within the election timeout.
+            if (RaftMembers.Count <= 1) return false;
             // Elected, committing its first entry: it leads within a heartbeat.
             return Cluster.Leader is not { IsRemote: false } || ((IRaftCluster)Cluster).ConsensusToken.IsCancellationRequested;
         }
