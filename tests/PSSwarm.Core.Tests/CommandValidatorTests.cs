@@ -344,7 +344,7 @@ public class CommandValidatorTests
     [Fact]
     public void ACommandOfAnotherStoreFormatIsRefused()
     {
-        Refused(new PatchNodeCommand(SecondId, T0) { StoreFormatVersion = SwarmCommand.FormatVersion + 1 }, State(), "store format version 3");
+        Refused(new PatchNodeCommand(SecondId, T0) { StoreFormatVersion = SwarmCommand.FormatVersion + 1 }, State(), "store format version 4");
     }
 
     // ---- Decode ----
@@ -364,7 +364,7 @@ public class CommandValidatorTests
     [InlineData("{")]
     [InlineData("[1,2]")]
     [InlineData("{\"op\":\"launchMissiles\"}")]
-    [InlineData("{\"op\":\"launchMissiles\",\"v\":2}")]
+    [InlineData("{\"op\":\"launchMissiles\",\"v\":3}")]
     [InlineData("{\"op\":\"putNode\",\"v\":0,\"node\":{\"id\":\"x\"}}")]
     public void Decode_RefusesMalformedInput(string json)
     {

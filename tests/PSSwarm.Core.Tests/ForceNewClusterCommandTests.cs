@@ -158,7 +158,7 @@ public class ForceNewClusterCommandTests
     {
         var command = Restore();
         var bytes = command.ToBytes();
-        Assert.Matches("^\\{\"op\":\"restoreState\",\"v\":2,", Encoding.UTF8.GetString(bytes));
+        Assert.Matches("^\\{\"op\":\"restoreState\",\"v\":3,", Encoding.UTF8.GetString(bytes));
         var decoded = Assert.IsType<RestoreStateCommand>(SwarmCommand.FromBytes(bytes));
         Assert.Equal(Content(Restored(command)), Content(Restored(decoded)));
         Assert.Equal(bytes, decoded.ToBytes());
@@ -168,9 +168,9 @@ public class ForceNewClusterCommandTests
     public void TheOtherCommandsAreStillWrittenAsBefore()
     {
         var json = Encoding.UTF8.GetString(new RemoveNodeCommand(W1).ToBytes());
-        Assert.Equal($"{{\"op\":\"removeNode\",\"v\":2,\"nodeId\":\"{W1}\"}}", json);
+        Assert.Equal($"{{\"op\":\"removeNode\",\"v\":3,\"nodeId\":\"{W1}\"}}", json);
         var patch = Encoding.UTF8.GetString(new PatchNodeCommand(W1, T0) { Status = NodeStatus.Down }.ToBytes());
-        Assert.StartsWith($"{{\"op\":\"patchNode\",\"v\":2,", patch);
+        Assert.StartsWith($"{{\"op\":\"patchNode\",\"v\":3,", patch);
     }
 
     [Fact]
@@ -258,7 +258,7 @@ public class ForceNewClusterCommandTests
         foreach (var json in new[]
                  {
                      """{"op":"restoreState"}""",
-                     """{"op":"restoreState","v":2,"cluster":null,"nodes":null,"networks":null,"removedNodes":null}""",
+                     """{"op":"restoreState","v":3,"cluster":null,"nodes":null,"networks":null,"removedNodes":null}""",
                      """{"op":"restoreState","survivorNodeId":"x","nodes":[null,{"id":"x","role":"Manager"}],"networks":[null]}""",
                  })
         {

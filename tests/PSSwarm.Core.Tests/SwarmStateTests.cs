@@ -224,7 +224,7 @@ public class SwarmStateTests
         foreach (var c in commands)
         {
             var json = Encoding.UTF8.GetString(c.ToBytes());
-            Assert.Matches("^\\{\"op\":\"[a-zA-Z]+\",\"v\":2,", json);
+            Assert.Matches("^\\{\"op\":\"[a-zA-Z]+\",\"v\":3,", json);
             Assert.Equal(SwarmCommand.FormatVersion, SwarmCommand.FromBytes(c.ToBytes()).StoreFormatVersion);
         }
     }
@@ -245,7 +245,7 @@ public class SwarmStateTests
 
         // Every command, with "v" taken out, reads back the same.
         var create = new CreateClusterCommand(Cluster(), Node("n1", NodeRole.Manager), NetworkObject.NewIngress("net1", T0));
-        var old = Encoding.UTF8.GetString(create.ToBytes()).Replace(",\"v\":2", "");
+        var old = Encoding.UTF8.GetString(create.ToBytes()).Replace(",\"v\":3", "");
         Assert.DoesNotContain("\"v\"", old);
         var state = new SwarmState();
         Assert.True(state.Apply(SwarmCommand.FromBytes(Encoding.UTF8.GetBytes(old))));
@@ -255,25 +255,25 @@ public class SwarmStateTests
     [Fact]
     public void AnEntryOfANewerFormatNamesBothVersions()
     {
-        var e = Assert.Throws<UnreadableCommandException>(() => SwarmCommand.FromBytes("""{"op":"fooBar","v":3,"x":{"y":[1,2]}}"""u8));
-        Assert.Equal(3, e.WrittenVersion);
+        var e = Assert.Throws<UnreadableCommandException>(() => SwarmCommand.FromBytes("""{"op":"fooBar","v":4,"x":{"y":[1,2]}}"""u8));
+        Assert.Equal(4, e.WrittenVersion);
         Assert.Equal("fooBar", e.Op);
         Assert.True(e.IsNewerFormat);
         Assert.Equal(
-            "a swarm store entry (op \"fooBar\") was written by store format version 3; this psswarmd reads format versions 1 to 2 and cannot apply it. "
+            "a swarm store entry (op \"fooBar\") was written by store format version 4; this psswarmd reads format versions 1 to 3 and cannot apply it. "
             + "Upgrade psswarmd on this manager to the version the other managers run.", e.Message);
 
         // A known op is refused too: a newer format may have changed its meaning.
-        // The web defaults read "3" as 3; so does the message.
-        var quoted = Assert.Throws<UnreadableCommandException>(() => SwarmCommand.FromBytes("""{"op":"removeNode","v":"3","nodeId":"n2"}"""u8));
-        Assert.Equal(3, quoted.WrittenVersion);
+        // The web defaults read "4" as 4; so does the message.
+        var quoted = Assert.Throws<UnreadableCommandException>(() => SwarmCommand.FromBytes("""{"op":"removeNode","v":"4","nodeId":"n2"}"""u8));
+        Assert.Equal(4, quoted.WrittenVersion);
         Assert.True(quoted.IsNewerFormat);
 
-        var known = Assert.Throws<UnreadableCommandException>(() => SwarmCommand.FromBytes("""{"op":"removeNode","v":4,"nodeId":"n2"}"""u8));
-        Assert.Equal(4, known.WrittenVersion);
+        var known = Assert.Throws<UnreadableCommandException>(() => SwarmCommand.FromBytes("""{"op":"removeNode","v":5,"nodeId":"n2"}"""u8));
+        Assert.Equal(5, known.WrittenVersion);
         Assert.Equal("removeNode", known.Op);
-        Assert.Contains("store format version 4", known.Message);
-        Assert.Contains("format versions 1 to 2", known.Message);
+        Assert.Contains("store format version 5", known.Message);
+        Assert.Contains("format versions 1 to 3", known.Message);
     }
 
     [Theory]
@@ -297,7 +297,7 @@ public class SwarmStateTests
         var e = Assert.Throws<UnreadableCommandException>(() => SwarmCommand.FromBytes(Encoding.UTF8.GetBytes(json)));
         Assert.False(e.IsNewerFormat);
         Assert.Contains("could not be read (", e.Message);
-        Assert.EndsWith("); this psswarmd reads store format versions 1 to 2", e.Message);
+        Assert.EndsWith("); this psswarmd reads store format versions 1 to 3", e.Message);
     }
 
     [Fact]

@@ -113,11 +113,21 @@ public class ControlComponentsTests
         Assert.Equal(version, store.Current.Version); // 5 is the default: nothing written
         Assert.False(watch.IsCompleted);
 
-        var spec = await SwarmSettings.UpdateAsync(store, new Proto.UpdateSwarmRequest { HasDispatcherHeartbeat = true, DispatcherHeartbeatMs = 1000 }, TimeProvider.System, default);
+        var (spec, unlockKey) = await SwarmSettings.UpdateAsync(store, new Proto.UpdateSwarmRequest { HasDispatcherHeartbeat = true, DispatcherHeartbeatMs = 1000 }, TimeProvider.System, default);
         Assert.Equal(TimeSpan.FromSeconds(1), spec.DispatcherHeartbeat);
+        Assert.Null(unlockKey); // autolock was not turned on
         var changed = await watch.WaitAsync(TimeSpan.FromSeconds(5));
         Assert.Equal(TimeSpan.FromSeconds(1), changed.Cluster!.Spec.DispatcherHeartbeat);
         Assert.Single(store.Proposed.OfType<UpdateClusterSpecCommand>());
+
+        // Turning autolock on makes a new unlock key, proposed with the spec and returned once.
+        var (locked, key) = await SwarmSettings.UpdateAsync(store, new Proto.UpdateSwarmRequest { HasAutolock = true, Autolock = true }, TimeProvider.System, default);
+        Assert.True(locked.Autolock);
+        Assert.Matches("^SWMKEY-1-[A-Za-z0-9+/]{43}$", key);
+        Assert.Equal(key, store.Proposed.OfType<UpdateClusterSpecCommand>().Last().UnlockKey);
+        // Asked again while on, it keeps the key.
+        var (_, again) = await SwarmSettings.UpdateAsync(store, new Proto.UpdateSwarmRequest { HasAutolock = true, Autolock = true }, TimeProvider.System, default);
+        Assert.Null(again);
     }
 }
 
