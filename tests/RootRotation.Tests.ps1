@@ -259,10 +259,22 @@ Describe 'Update-SwarmCA with a worker down' {
 
 Describe 'Update-SwarmCA -Certificate -Key -Detach' {
     BeforeAll {
-        $given = New-RootCAFile 'given'
-        $before = Get-SwarmCA -Endpoint $m1.Endpoint -ErrorAction Stop
-        $started = @(Update-SwarmCA -Endpoint $m1.Endpoint -Certificate $given.Certificate -Key $given.Key -Detach -Confirm:$false -ErrorAction Stop)[0]
-        $done = Wait-RotationDone -Manager $m1 -Digest (Get-PemDigest $given.Pem)
+        try {
+            $given = New-RootCAFile 'given'
+            # Every node Ready first (w2 came back a moment ago): the progress counts the nodes that are not Down.
+            $null = Wait-Until -TimeoutSeconds 15 -Because 'every node to be Ready' -Condition {
+                $list = @(Get-SwarmNode -Endpoint $m1.Endpoint -ErrorAction Stop)
+                $list.Count -eq 5 -and @($list | Where-Object { "$($_.Status)" -ne 'Ready' }).Count -eq 0
+            }
+            $before = Get-SwarmCA -Endpoint $m1.Endpoint -ErrorAction Stop
+            $started = @(Update-SwarmCA -Endpoint $m1.Endpoint -Certificate $given.Certificate -Key $given.Key -Detach -Confirm:$false -ErrorAction Stop)[0]
+            $done = Wait-RotationDone -Manager $m1 -Digest (Get-PemDigest $given.Pem)
+        }
+        catch {
+            Write-Host "Setup failed: $_"
+            foreach ($n in $m1, $m2, $w1, $w2, $o1) { Get-TestNodeLog -Node $n -Tail 40 | Write-Host }
+            throw
+        }
     }
     AfterEach { Write-TestNodeLogOnFailure -Root $root }
 
