@@ -16,7 +16,7 @@ internal sealed partial class NodeRuntime
     public async Task<Proto.SwarmInfo> InitAsync(Proto.InitRequest request, CancellationToken token)
     {
         // A manager that has just started (a daemon restart) gets a moment to load its store.
-        if (locked) throw LockedError();
+        if (locked && request.ForceNewCluster) throw LockedError();
         if (request.ForceNewCluster) await WaitForManagerAsync(token).ConfigureAwait(false);
         await gate.WaitAsync(token).ConfigureAwait(false);
         try

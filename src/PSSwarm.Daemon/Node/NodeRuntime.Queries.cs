@@ -28,6 +28,7 @@ internal sealed partial class NodeRuntime
         if (locked)
         {
             info.LocalNodeState = Proto.LocalNodeState.LocalLocked;
+            info.Autolock = true; // what locked it
             info.Error = "";
             return info;
         }
