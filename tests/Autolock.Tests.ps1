@@ -3,13 +3,14 @@
 # of three managers (m1 initialises it with -Autolock, m2, m3) and a worker (w1): the key shown once,
 # Get-SwarmUnlockKey, what lies sealed in the data roots, a restarted manager Locked and its refusals,
 # wrong keys, Unlock-Swarm from the pipeline, Update-SwarmUnlockKey (old key refused after), and
-# autolock turned off and on again with Set-Swarm.
+# autolock turned off and on again with Set-Swarm, and the data key in managers' renewal answers only.
 # The Describe blocks run in file order and build on each other.
 # Loopback addresses: 127.0.49.x (port 2377).
 
 BeforeAll {
     Import-Module $PSScriptRoot/TestHelpers.psm1 -Force
     Import-Module $PSScriptRoot/MultiNode.Helpers.psm1 -Force
+    Import-Module $PSScriptRoot/Attack.Helpers.psm1 -Force
     $null = Import-PSSwarmUnderTest
     $root = New-TestRoot -Name autolock
 
@@ -292,5 +293,56 @@ Describe 'Set-Swarm -Autolock' {
         It 'keeps every node Ready' {
             @(Get-SwarmNode -Endpoint $m1.Endpoint | Where-Object { "$($_.Status)" -ne 'Ready' }) | Should -HaveCount 0
         }
+    }
+}
+
+Describe 'The data key on the cluster port' {
+    BeforeAll {
+        # A manager's key file is sealed while autolock is on: off, to present its certificate here.
+        Set-Swarm -Endpoint $m1.Endpoint -Autolock:$false -ErrorAction Stop
+        $null = Wait-Until -TimeoutSeconds 10 -Because 'm2 to open its node key' -Condition { (Get-KeyFile $m2) -like '*-----BEGIN PRIVATE KEY-----*' }
+        # The field numbers of a protobuf message (top level), from a gRPC response frame.
+        function Get-ProtoFieldNumbers([byte[]] $Frame) {
+            $numbers = [System.Collections.Generic.List[int]]::new()
+            if ($null -eq $Frame -or $Frame.Length -lt 5) { return ,$numbers }
+            $i = 5
+            while ($i -lt $Frame.Length) {
+                $key = [uint64]0; $shift = 0
+                do { $b = $Frame[$i]; $i++; $key = $key -bor ([uint64]($b -band 0x7F) -shl $shift); $shift += 7 } while (($b -band 0x80) -and $i -lt $Frame.Length)
+                $numbers.Add([int]($key -shr 3))
+                $wire = [int]($key -band 7)
+                if ($wire -eq 0) { do { $b = $Frame[$i]; $i++ } while (($b -band 0x80) -and $i -lt $Frame.Length) }
+                elseif ($wire -eq 2) {
+                    $len = [uint64]0; $shift = 0
+                    do { $b = $Frame[$i]; $i++; $len = $len -bor ([uint64]($b -band 0x7F) -shl $shift); $shift += 7 } while (($b -band 0x80) -and $i -lt $Frame.Length)
+                    $i += [int]$len
+                }
+                else { break }
+            }
+            ,$numbers
+        }
+        function Invoke-Renewal([object] $Node) {
+            $key = [System.Security.Cryptography.ECDsa]::Create([System.Security.Cryptography.ECCurve+NamedCurves]::nistP256)
+            $csr = [System.Security.Cryptography.X509Certificates.CertificateRequest]::new('CN=swarm-node', $key, [System.Security.Cryptography.HashAlgorithmName]::SHA256).CreateSigningRequest()
+            $certificate = Get-AttackNodeCertificate -Node $Node
+            Invoke-AttackCall -Address $m1.Listen -Path '/psswarm.cluster.v1.NodeCA/RenewNodeCertificate' -Certificate $certificate `
+                -Body (ConvertTo-GrpcFrame (New-ProtoBytesField 1 $csr))
+        }
+    }
+    AfterEach { Write-TestNodeLogOnFailure -Root $root }
+
+    It 'is in a manager''s renewal answer (positive control: field 11)' {
+        $r = Invoke-Renewal $m2
+        $r.GrpcStatus | Should -Be 0 -Because "$r"
+        $fields = Get-ProtoFieldNumbers $r.BodyBytes
+        $fields | Should -Contain 11
+    }
+
+    It 'is never in a worker''s renewal answer' {
+        $r = Invoke-Renewal $w1
+        $r.GrpcStatus | Should -Be 0 -Because "$r"
+        $fields = Get-ProtoFieldNumbers $r.BodyBytes
+        $fields | Should -Contain 2 -Because 'the answer carries the certificate'
+        $fields | Should -Not -Contain 11
     }
 }
