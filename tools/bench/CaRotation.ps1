@@ -74,11 +74,8 @@ $ca = [ordered]@{
 }
 function Say([string] $Text = '') { Write-Host $Text }
 function Note([string] $Text) { $ca.details.notes.Add($Text); Say "  note: $Text" }
-function Round2($value) { if ($null -eq $value) { $null } else { [math]::Round([double]$value, 2) } }
-function Median([double[]] $v) {
-    $s = @($v | Sort-Object); if ($s.Count -eq 0) { return $null }
-    if ($s.Count % 2) { $s[[int][math]::Floor($s.Count / 2)] } else { ($s[$s.Count / 2 - 1] + $s[$s.Count / 2]) / 2 }
-}
+function Round2($value) { Get-Round2 $value }
+function Median([double[]] $v) { Get-Median $v }
 function Format-Run($value) { if ($null -eq $value) { 'failed' } else { '{0:0}' -f $value } }
 
 # ---- the nodes: m1-m3 on 127.0.0.241-243, w1-w10 on .244-.253
@@ -303,17 +300,8 @@ catch {
 }
 finally {
     if ($runspace) { try { $runspace.Dispose() } catch { } }
-    if ($KeepLogsPath) {
-        New-Item -ItemType Directory $KeepLogsPath -Force | Out-Null
-        foreach ($n in $nodes.Values) {
-            $log = Join-Path $n.DataRoot 'psswarmd.log'
-            if (Test-Path $log) { Copy-Item $log (Join-Path $KeepLogsPath "$($n.Name).log") -Force }
-        }
-    }
-    # Every daemon started here, by PID: SIGTERM to all, then SIGKILL for any still alive after 10 s.
-    $left = @($startedPids | Select-Object -Unique | Where-Object { Test-Alive $_ })
-    foreach ($p in $left) { Send-Signal $p TERM }
-    foreach ($p in $left) { if (-not (Wait-Exit $p 10)) { Send-Signal $p 9; $null = Wait-Exit $p 5 } }
+    Copy-BenchLogs -Nodes @($nodes.Values) -Path $KeepLogsPath
+    Stop-BenchDaemons -Pids $startedPids
     Remove-Item $root -Recurse -Force -ErrorAction SilentlyContinue
 }
 

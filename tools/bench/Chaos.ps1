@@ -108,10 +108,7 @@ function Start-Node($n) {
 # The manager that reports itself leader, or $null; the swarm whole (Processes.psm1).
 function Get-ClusterLeader { Find-BenchLeader -Managers $mgrs }
 function Wait-Whole([double] $TimeoutSeconds = $WaitTimeoutSeconds) { Wait-BenchWhole -Managers $mgrs -TimeoutSeconds $TimeoutSeconds }
-function Median([double[]] $v) {
-    $s = @($v | Sort-Object); if ($s.Count -eq 0) { return $null }
-    if ($s.Count % 2) { $s[[int][math]::Floor($s.Count / 2)] } else { ($s[$s.Count / 2 - 1] + $s[$s.Count / 2]) / 2 }
-}
+function Median([double[]] $v) { Get-Median $v }
 
 $job = $null
 $exitCode = 0
@@ -368,16 +365,8 @@ finally {
         if (-not (Wait-Job $job -Timeout 60)) { Stop-Job $job }
         Remove-Job $job -Force -ErrorAction SilentlyContinue
     }
-    if ($KeepLogsPath) {
-        New-Item -ItemType Directory $KeepLogsPath -Force | Out-Null
-        foreach ($n in $nodes.Values) {
-            $log = Join-Path $n.DataRoot 'psswarmd.log'
-            if (Test-Path $log) { Copy-Item $log (Join-Path $KeepLogsPath "$($n.Name).log") -Force }
-        }
-    }
-    $left = @($startedPids | Select-Object -Unique | Where-Object { Test-Alive $_ })
-    foreach ($p in $left) { Send-Signal $p TERM }
-    foreach ($p in $left) { if (-not (Wait-Exit $p 10)) { Send-Signal $p 9; $null = Wait-Exit $p 5 } }
+    Copy-BenchLogs -Nodes @($nodes.Values) -Path $KeepLogsPath
+    Stop-BenchDaemons -Pids $startedPids
     Remove-Item $root -Recurse -Force -ErrorAction SilentlyContinue
 }
 

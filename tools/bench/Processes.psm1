@@ -1,5 +1,5 @@
 #Requires -Version 7.4
-# Process control for the benchmarks (Bench.ps1, bench/Chaos.ps1): by PID only, never by name.
+# Process control and small figures helpers for the benchmarks (Bench.ps1, bench/*.ps1): by PID only, never by name.
 
 Set-StrictMode -Version Latest
 
@@ -68,4 +68,36 @@ function Wait-BenchWhole {
     $null
 }
 
-Export-ModuleMember -Function Test-Alive, Wait-Exit, Send-Signal, Find-BenchLeader, Wait-BenchWhole
+function Stop-BenchDaemons {
+    <# Every daemon a scenario started, by PID: SIGTERM to all, then SIGKILL for any still alive after the grace. #>
+    param([int[]] $Pids, [double] $GraceSeconds = 10)
+    $left = @($Pids | Select-Object -Unique | Where-Object { Test-Alive $_ })
+    foreach ($p in $left) { Send-Signal $p TERM }
+    foreach ($p in $left) { if (-not (Wait-Exit $p $GraceSeconds)) { Send-Signal $p 9; $null = Wait-Exit $p 5 } }
+}
+
+function Copy-BenchLogs {
+    <# Each node's psswarmd.log (nodes: objects with Name and DataRoot) into a folder, as <name>.log. #>
+    param([object[]] $Nodes, [string] $Path)
+    if (-not $Path) { return }
+    New-Item -ItemType Directory $Path -Force | Out-Null
+    foreach ($n in $Nodes) {
+        $log = Join-Path $n.DataRoot 'psswarmd.log'
+        if (Test-Path $log) { Copy-Item $log (Join-Path $Path "$($n.Name).log") -Force }
+    }
+}
+
+function Get-Median {
+    <# The median of the values, or $null when there are none. #>
+    param([double[]] $Values)
+    $s = @($Values | Sort-Object); if ($s.Count -eq 0) { return $null }
+    if ($s.Count % 2) { $s[[int][math]::Floor($s.Count / 2)] } else { ($s[$s.Count / 2 - 1] + $s[$s.Count / 2]) / 2 }
+}
+
+function Get-Round2 {
+    <# A figure rounded to 2 decimals; $null stays $null. #>
+    param($Value)
+    if ($null -eq $Value) { $null } else { [math]::Round([double]$Value, 2) }
+}
+
+Export-ModuleMember -Function Test-Alive, Wait-Exit, Send-Signal, Find-BenchLeader, Wait-BenchWhole, Stop-BenchDaemons, Copy-BenchLogs, Get-Median, Get-Round2

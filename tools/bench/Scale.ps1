@@ -85,11 +85,8 @@ $scale = [ordered]@{
 }
 function Say([string] $Text = '') { Write-Host $Text }
 function Note([string] $Text) { $scale.details.notes.Add($Text); Say "  note: $Text" }
-function Round2($value) { if ($null -eq $value) { $null } else { [math]::Round([double]$value, 2) } }
-function Median([double[]] $v) {
-    $s = @($v | Sort-Object); if ($s.Count -eq 0) { return $null }
-    if ($s.Count % 2) { $s[[int][math]::Floor($s.Count / 2)] } else { ($s[$s.Count / 2 - 1] + $s[$s.Count / 2]) / 2 }
-}
+function Round2($value) { Get-Round2 $value }
+function Median([double[]] $v) { Get-Median $v }
 
 # ---- /proc figures
 $clkTck = 100
@@ -424,11 +421,10 @@ finally {
         try { $cmd = [IO.File]::ReadAllText("$($dir.FullName)/cmdline") } catch { continue }
         if ($cmd -like '*psswarmd*' -and $cmd.Contains("$root/") -and [int]$dir.Name -notin $left) { $left += [int]$dir.Name }
     }
-    foreach ($p in $left) { Send-Signal $p TERM }
-    foreach ($p in $left) { if (-not (Wait-Exit $p 15)) { Send-Signal $p 9; $null = Wait-Exit $p 5 } }
+    Stop-BenchDaemons -Pids $left -GraceSeconds 15
     if ($KeepLogsPath) {
         New-Item -ItemType Directory $KeepLogsPath -Force | Out-Null
-        foreach ($m in $mgrs) { $log = Join-Path $m.DataRoot 'psswarmd.log'; if (Test-Path $log) { Copy-Item $log (Join-Path $KeepLogsPath "$($m.Name).log") -Force } }
+        Copy-BenchLogs -Nodes $mgrs -Path $KeepLogsPath
         foreach ($f in 'loadgen.out', 'loadgen.err', 'loadgen.json') { if (Test-Path (Join-Path $root $f)) { Copy-Item (Join-Path $root $f) $KeepLogsPath -Force } }
     }
     Remove-Item $root -Recurse -Force -ErrorAction SilentlyContinue
