@@ -60,6 +60,7 @@ public sealed class SetSwarmNodeCommand : SwarmCmdlet
     /// <summary>A node ID, unique ID prefix or hostname.</summary>
     [Parameter(Mandatory = true, Position = 0, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
     [ValidateNotNullOrEmpty]
+    [ArgumentCompleter(typeof(NodeIdCompleter))]
     public string[] Id { get; set; } = [];
 
     [Parameter]
@@ -136,6 +137,7 @@ public sealed class RemoveSwarmNodeCommand : SwarmCmdlet
 {
     [Parameter(Mandatory = true, Position = 0, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
     [ValidateNotNullOrEmpty]
+    [ArgumentCompleter(typeof(NodeIdCompleter))]
     public string[] Id { get; set; } = [];
 
     /// <summary>Remove a node that is not Down (docker node rm --force); also skips the prompt.</summary>

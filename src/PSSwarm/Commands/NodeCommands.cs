@@ -12,6 +12,7 @@ public sealed class GetSwarmNodeCommand : SwarmCmdlet
     /// <summary>Node IDs, unique ID prefixes or hostnames.</summary>
     [Parameter(Position = 0, ParameterSetName = "List", ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
     [ValidateNotNullOrEmpty]
+    [ArgumentCompleter(typeof(NodeIdCompleter))]
     public string[]? Id { get; set; }
 
     /// <summary>Only the node whose daemon answers.</summary>

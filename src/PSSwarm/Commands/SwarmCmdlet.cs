@@ -16,6 +16,7 @@ public abstract class SwarmCmdlet : PSCmdlet
     /// <summary>The daemon's control endpoint, e.g. unix:///tmp/n1.sock.</summary>
     [Parameter(ValueFromPipelineByPropertyName = false)]
     [ValidateNotNullOrEmpty]
+    [ArgumentCompleter(typeof(EndpointCompleter))]
     public string? Endpoint { get; set; }
 
     protected CancellationToken CancellationToken => cancellation.Token;
