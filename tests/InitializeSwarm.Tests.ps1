@@ -29,7 +29,7 @@ Describe 'Initialize-Swarm' {
     Context 'when a node initialises a new swarm with default settings' {
         BeforeAll {
             $node = Start-TestNode -Root $root -Name i1 -Ip 127.0.11.1
-            $output = @(Initialize-Swarm -Endpoint $node.Endpoint -ListenAddress $node.Listen -AdvertiseAddress $node.Ip)
+            $output = @(Initialize-Swarm -Endpoint $node.Endpoint -ListenAddress $node.Listen -AdvertiseAddress $node.Ip -InformationVariable shown)
             $info = $output[0]
             $swarm = Get-Swarm -Endpoint $node.Endpoint
             $self = @(Get-SwarmNode -Endpoint $node.Endpoint)
@@ -39,6 +39,14 @@ Describe 'Initialize-Swarm' {
         It 'returns one PSSwarm.SwarmInfo' {
             $output.Count | Should -Be 1
             $info.PSTypeNames[0] | Should -Be 'PSSwarm.SwarmInfo'
+        }
+
+        It 'shows on the host, as Docker prints it, a ready Join-Swarm line for workers and how to add a manager' {
+            $text = ($shown | Where-Object { $_.Tags -contains 'PSHOST' } | ForEach-Object { "$($_.MessageData)" }) -join "`n"
+            $text.Contains("Swarm initialized: current node ($($info.NodeId)) is now a manager.") | Should -BeTrue -Because $text
+            $text.Contains("    Join-Swarm -Token $($info.JoinTokens.Worker.Token) -RemoteAddress $($node.Listen)") | Should -BeTrue -Because $text
+            $text.Contains("To add a manager to this swarm, run 'Get-SwarmJoinToken -Role Manager' and follow the instructions.") | Should -BeTrue -Because $text
+            $text | Should -Not -BeLike "*$($info.JoinTokens.Manager.Token)*"
         }
 
         It 'gives the swarm and the node distinct 25-character base-36 IDs' {

@@ -48,6 +48,15 @@ public sealed class InitializeSwarmCommand : SwarmCmdlet
         if (!ShouldProcess(Client.Endpoint, ForceNewCluster ? "Initialize swarm (force new cluster)" : "Initialize swarm")) return;
         var info = Call((c, t) => c.InitAsync(request, t));
         WriteVerbose($"Swarm initialized: current node ({info.NodeId}) is now a manager.");
+        // Docker's next steps, on the host only (the output object carries the tokens already).
+        if (info.WorkerToken is { Token.Length: > 0 } worker)
+            WriteInformation(new HostInformationMessage
+            {
+                Message = $"Swarm initialized: current node ({info.NodeId}) is now a manager." + Environment.NewLine + Environment.NewLine
+                    + "To add a worker to this swarm, run the following command on it:" + Environment.NewLine + Environment.NewLine
+                    + $"    Join-Swarm -Token {worker.Token} -RemoteAddress {string.Join(", ", worker.RemoteAddresses)}" + Environment.NewLine + Environment.NewLine
+                    + "To add a manager to this swarm, run 'Get-SwarmJoinToken -Role Manager' and follow the instructions.",
+            }, ["PSHOST"]);
         WriteUnlockKeyNotice(info.UnlockKey);
         WriteObject(Mapping.ToInfo(info));
     }
