@@ -21,6 +21,7 @@
         'Unlock-Swarm'
         'Get-SwarmUnlockKey'
         'Update-SwarmUnlockKey'
+        'Test-Swarm'
         'Exit-Swarm'
         'Get-SwarmJoinToken'
         'Update-SwarmJoinToken'

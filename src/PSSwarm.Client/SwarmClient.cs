@@ -89,6 +89,10 @@ public sealed class SwarmClient
     public Task<Empty> UnlockAsync(string key, CancellationToken token)
         => CallAsync(o => control.UnlockAsync(new UnlockRequest { Key = key }, o), token, TimeSpan.FromSeconds(30));
 
+    /// <summary>Test-Swarm: the daemon's checks (the clock check may wait for a few managers).</summary>
+    public Task<CheckList> RunChecksAsync(CheckRequest request, CancellationToken token)
+        => CallAsync(o => control.RunChecksAsync(request, o), token, TimeSpan.FromSeconds(30));
+
     public Task<UnlockKeyInfo> GetUnlockKeyAsync(CancellationToken token)
         => CallAsync(o => control.GetUnlockKeyAsync(new Empty(), o), token);
 

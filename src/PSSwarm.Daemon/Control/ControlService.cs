@@ -41,6 +41,9 @@ internal sealed class ControlService(NodeRuntime node) : Protocol.Control.Contro
         return new Empty();
     }
 
+    public override Task<CheckList> RunChecks(CheckRequest request, ServerCallContext context)
+        => node.RunChecksAsync(request, context.CancellationToken);
+
     public override Task<UnlockKeyInfo> GetUnlockKey(Empty request, ServerCallContext context)
         => node.GetUnlockKeyAsync(context.CancellationToken);
 

@@ -174,3 +174,17 @@ public sealed class SwarmUnlockKey
 
     public override string ToString() => "SWMKEY-1-********";
 }
+
+/// <summary>The result of one Test-Swarm check.</summary>
+public enum SwarmCheckResult { Pass, Warn, Fail }
+
+/// <summary>One Test-Swarm check: what was checked, how it came out, and what to do about it.</summary>
+public sealed class SwarmCheck
+{
+    internal SwarmCheck(string name, SwarmCheckResult result, string message) { Name = name; Result = result; Message = message; }
+
+    public string Name { get; }
+    public SwarmCheckResult Result { get; }
+    public string Message { get; }
+    public override string ToString() => $"{Name}: {Result}";
+}

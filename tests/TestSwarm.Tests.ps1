@@ -1,0 +1,115 @@
+#Requires -Version 7.4
+# Test-Swarm: preflight on a node outside a swarm (daemon, data root, addresses, port, clock against a
+# manager) and health on members (quorum, Down nodes, certificate, a locked state is not needed here),
+# -Quiet, and a daemon that does not answer reported as a failed check.
+# Loopback addresses: 127.0.51.x (port 2377).
+
+BeforeAll {
+    Import-Module $PSScriptRoot/TestHelpers.psm1 -Force
+    Import-Module $PSScriptRoot/MultiNode.Helpers.psm1 -Force
+    $null = Import-PSSwarmUnderTest
+    $root = New-TestRoot -Name testswarm
+    $nodes = Start-TestSwarm -Root $root -IpPrefix 127.0.51
+    $m1 = $nodes.m1; $m2 = $nodes.m2; $w1 = $nodes.w1; $o1 = $nodes.o1
+
+    function Get-Check([object[]] $Checks, [string] $Name) { @($Checks | Where-Object Name -eq $Name) }
+}
+
+AfterAll {
+    Remove-TestRoot $root
+}
+
+Describe 'Test-Swarm before a join' {
+    BeforeAll { $checks = @(Test-Swarm -Endpoint $o1.Endpoint -ListenAddress $o1.Listen -AdvertiseAddress $o1.Ip -RemoteAddress $m1.Listen -ErrorAction Stop) }
+
+    It 'outputs PSSwarm.SwarmCheck objects with a Name, a Result and a Message' {
+        $checks.Count | Should -BeGreaterThan 3
+        foreach ($c in $checks) {
+            $c.PSObject.TypeNames[0] | Should -Be 'PSSwarm.SwarmCheck'
+            $c.Result | Should -BeOfType ([PSSwarm.SwarmCheckResult])
+            $c.Message | Should -Not -BeNullOrEmpty
+        }
+    }
+
+    It 'passes the daemon, the data root, the addresses and the clock against the manager' {
+        foreach ($name in 'Daemon', 'DataRoot', 'AdvertiseAddress', 'ListenAddress', 'Clock') {
+            $c = Get-Check $checks $name
+            $c | Should -HaveCount 1 -Because "one $name check in: $(($checks | ForEach-Object Name) -join ', ')"
+            "$($c[0].Result)" | Should -Be 'Pass' -Because $c[0].Message
+        }
+        (Get-Check $checks 'AdvertiseAddress')[0].Message | Should -BeLike "*$($o1.Ip):2377*"
+    }
+
+    It 'fails the listen address when the port is taken, saying what to do' {
+        $c = Get-Check @(Test-Swarm -Endpoint $o1.Endpoint -ListenAddress $m1.Listen -AdvertiseAddress $m1.Ip) 'ListenAddress'
+        "$($c[0].Result)" | Should -Be 'Fail'
+        $c[0].Message | Should -BeLike "*$($m1.Listen)*-ListenAddress*"
+    }
+
+    It 'fails an address that cannot be resolved' {
+        $c = Get-Check @(Test-Swarm -Endpoint $o1.Endpoint -AdvertiseAddress 'no-such-interface0') 'Addresses'
+        "$($c[0].Result)" | Should -Be 'Fail'
+    }
+
+    It 'warns when no manager answers for the clock' {
+        $c = Get-Check @(Test-Swarm -Endpoint $o1.Endpoint -ListenAddress $o1.Listen -AdvertiseAddress $o1.Ip -RemoteAddress '127.0.51.99:2377') 'Clock'
+        "$($c[0].Result)" | Should -Be 'Warn'
+    }
+
+    It 'reports a daemon that does not answer as a failed check, and -Quiet as $false' {
+        $c = @(Test-Swarm -Endpoint "unix://$root/nobody.sock")
+        $c | Should -HaveCount 1
+        $c[0].Name | Should -Be 'Daemon'
+        "$($c[0].Result)" | Should -Be 'Fail'
+        Test-Swarm -Endpoint "unix://$root/nobody.sock" -Quiet | Should -BeFalse
+    }
+}
+
+Describe 'Test-Swarm on members' {
+    It 'passes a healthy manager: quorum, certificate, clock, no node down' {
+        $checks = @(Test-Swarm -Endpoint $m1.Endpoint)
+        foreach ($name in 'SwarmState', 'Certificate', 'Quorum', 'NodesDown', 'Clock') {
+            $c = Get-Check $checks $name
+            $c | Should -HaveCount 1 -Because "one $name check in: $(($checks | ForEach-Object Name) -join ', ')"
+            "$($c[0].Result)" | Should -Be 'Pass' -Because $c[0].Message
+        }
+        Test-Swarm -Endpoint $m1.Endpoint -Quiet | Should -BeTrue
+    }
+
+    It 'warns about an even number of managers' {
+        $c = Get-Check @(Test-Swarm -Endpoint $m1.Endpoint) 'ManagerCount'
+        "$($c[0].Result)" | Should -Be 'Warn'
+    }
+
+    It 'checks a worker''s own certificate, without the managers-only checks' {
+        $checks = @(Test-Swarm -Endpoint $w1.Endpoint)
+        "$((Get-Check $checks 'Certificate')[0].Result)" | Should -Be 'Pass'
+        Get-Check $checks 'Quorum' | Should -HaveCount 0
+    }
+
+    Context 'when the worker is stopped' {
+        BeforeAll {
+            Stop-TestNode $w1
+            $null = Wait-NodeView -Manager $m1 -Id w1 -TimeoutSeconds 25 -Because 'w1 to be Down' -Condition { param($v) "$($v.Status)" -eq 'Down' }
+        }
+
+        It 'warns that a node is Down, naming it, and -Quiet stays $true' {
+            $c = Get-Check @(Test-Swarm -Endpoint $m1.Endpoint) 'NodesDown'
+            "$($c[0].Result)" | Should -Be 'Warn' -Because $c[0].Message
+            $c[0].Message | Should -BeLike '*w1*Remove-SwarmNode*'
+            Test-Swarm -Endpoint $m1.Endpoint -Quiet | Should -BeTrue
+        }
+    }
+
+    Context 'when the second manager is stopped too' {
+        BeforeAll { Stop-TestNode $m2 }
+
+        It 'fails the quorum (one of two managers), saying how to recover' {
+            $checks = @(Test-Swarm -Endpoint $m1.Endpoint)
+            $c = Get-Check $checks 'Quorum'
+            "$($c[0].Result)" | Should -Be 'Fail' -Because $c[0].Message
+            $c[0].Message | Should -BeLike '*ForceNewCluster*'
+            Test-Swarm -Endpoint $m1.Endpoint -Quiet | Should -BeFalse
+        }
+    }
+}
