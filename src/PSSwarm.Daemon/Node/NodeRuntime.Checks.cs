@@ -32,7 +32,11 @@ internal sealed partial class NodeRuntime
             CheckAddresses(request, Add);
         }
         else await CheckMemberAsync(cfg, Add, token).ConfigureAwait(false);
-        await CheckClocksAsync(request.RemoteAddresses.Count > 0 ? request.RemoteAddresses : cfg?.Managers ?? [], Add, token).ConfigureAwait(false);
+        // Another host's clock: the managers given (port 2377 when none is), else this member's others.
+        var remotes = request.RemoteAddresses.Count > 0
+            ? request.RemoteAddresses.Select(NormalizeRemote).Where(a => a.Length > 0).ToList()
+            : ((manager is { } host ? (IEnumerable<string>)host.ManagerAddresses() : cfg?.Managers) ?? []).Where(a => a != cfg?.AdvertiseAddress).ToList();
+        await CheckClocksAsync(remotes, Add, token).ConfigureAwait(false);
         return checks;
     }
 
@@ -45,10 +49,11 @@ internal sealed partial class NodeRuntime
             var probe = Path.Combine(root, $".test-swarm-{Environment.ProcessId}");
             File.WriteAllText(probe, "");
             File.Delete(probe);
+            var octal = "0" + Convert.ToString((int)mode, 8);
             if ((mode & (UnixFileMode.GroupRead | UnixFileMode.GroupWrite | UnixFileMode.GroupExecute
                          | UnixFileMode.OtherRead | UnixFileMode.OtherWrite | UnixFileMode.OtherExecute)) != 0)
-                add("DataRoot", Proto.CheckResult.CheckFail, $"The data root {root} can be read by others (mode {Convert.ToString((int)mode, 8)}): run chmod 0700 {root}.");
-            else add("DataRoot", Proto.CheckResult.CheckPass, $"The data root {root} is writable and private (mode 0700).");
+                add("DataRoot", Proto.CheckResult.CheckFail, $"The data root {root} can be read by others (mode {octal}): run chmod 0700 {root}.");
+            else add("DataRoot", Proto.CheckResult.CheckPass, $"The data root {root} is writable and private (mode {octal}).");
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
@@ -60,17 +65,30 @@ internal sealed partial class NodeRuntime
     private static void CheckAddresses(Proto.CheckRequest request, Action<string, Proto.CheckResult, string> add)
     {
         IPEndPoint listen;
-        IPEndPoint advertise;
         try
         {
-            (listen, advertise) = ResolveAddresses(request.ListenAddress, request.AdvertiseAddress);
+            listen = AddressResolver.ResolveListenAddress(string.IsNullOrWhiteSpace(request.ListenAddress) ? null : request.ListenAddress, AddressResolver.GetSystemInterfaces());
+        }
+        catch (AddressException e)
+        {
+            add("ListenAddress", Proto.CheckResult.CheckFail, e.Message);
+            return;
+        }
+        try
+        {
+            var (_, advertise) = ResolveAddresses(request.ListenAddress, request.AdvertiseAddress);
+            add("AdvertiseAddress", Proto.CheckResult.CheckPass, $"Other nodes would reach this node at {AddressResolver.Format(advertise)}.");
+        }
+        catch (SwarmException e) when (string.IsNullOrWhiteSpace(request.AdvertiseAddress))
+        {
+            // Join-Swarm as a worker falls back to the address the manager sees; a manager needs one.
+            add("AdvertiseAddress", Proto.CheckResult.CheckWarn,
+                $"{e.Message} A worker can still join (the manager records the address it sees); Initialize-Swarm and a manager join need -AdvertiseAddress.");
         }
         catch (SwarmException e)
         {
-            add("Addresses", Proto.CheckResult.CheckFail, e.Message);
-            return;
+            add("AdvertiseAddress", Proto.CheckResult.CheckFail, e.Message);
         }
-        add("AdvertiseAddress", Proto.CheckResult.CheckPass, $"Other nodes would reach this node at {AddressResolver.Format(advertise)}.");
         try
         {
             using var socket = new Socket(listen.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
@@ -125,14 +143,14 @@ internal sealed partial class NodeRuntime
         var reachable = managers.Count - down.Count;
         var needed = managers.Count / 2 + 1;
         add("Quorum", down.Count == 0 ? Proto.CheckResult.CheckPass : Proto.CheckResult.CheckWarn, down.Count == 0
-            ? $"All {managers.Count} managers are reachable (a quorum needs {needed})."
+            ? (managers.Count == 1 ? "The only manager is reachable (it is its own quorum)." : $"All {managers.Count} managers are reachable (a quorum needs {needed}).")
             : $"{reachable} of {managers.Count} managers are reachable (a quorum needs {needed}); unreachable: {string.Join(", ", down)}. "
               + (reachable - 1 < needed ? "Losing one more manager loses the quorum: bring them back or demote and remove them." : "Bring them back, or demote and remove them."));
         if (managers.Count % 2 == 0)
-            add("ManagerCount", Proto.CheckResult.CheckWarn, $"The swarm has {managers.Count} managers: an even number tolerates no more failures than {managers.Count - 1}. Promote or demote one.");
+            add("ManagerCount", Proto.CheckResult.CheckWarn, $"The swarm has {managers.Count} managers: it tolerates no more manager failures than {managers.Count - 1} managers would. Promote or demote one.");
         var downNodes = state.Nodes.Values.Where(n => n.Status == NodeStatus.Down).Select(n => n.Hostname.Length > 0 ? n.Hostname : n.Id).Order(StringComparer.Ordinal).ToList();
         add("NodesDown", downNodes.Count == 0 ? Proto.CheckResult.CheckPass : Proto.CheckResult.CheckWarn, downNodes.Count == 0
-            ? $"All {state.Nodes.Count} nodes are Ready."
+            ? $"No node is Down ({state.Nodes.Count} {(state.Nodes.Count == 1 ? "node" : "nodes")})."
             : $"{downNodes.Count} of {state.Nodes.Count} nodes are Down: {string.Join(", ", downNodes.Take(20))}{(downNodes.Count > 20 ? ", ..." : "")}. Start their daemons, or remove them with Remove-SwarmNode.");
         if (state.Cluster is { } cluster)
             add("Autolock", Proto.CheckResult.CheckPass, cluster.Spec.Autolock
@@ -168,8 +186,10 @@ internal sealed partial class NodeRuntime
                     add("Clock", Proto.CheckResult.CheckPass, $"This host's clock agrees with the manager at {address} (within {ClockWarnSkew.TotalSeconds:0} s).");
                 return;
             }
-            catch (Exception e) when (e is HttpRequestException or TaskCanceledException or OperationCanceledException && !token.IsCancellationRequested)
+            catch (Exception e) when (e is HttpRequestException or UriFormatException or InvalidOperationException or TaskCanceledException
+                                       or OperationCanceledException && !token.IsCancellationRequested)
             {
+                // The next manager, if any; the warning below says none answered.
             }
         }
         if (managers.Count > 0)
