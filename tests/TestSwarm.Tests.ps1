@@ -67,6 +67,29 @@ Describe 'Test-Swarm before a join' {
         "$($c[0].Result)" | Should -Be 'Warn'
     }
 
+    It 'shows progress while a join waits on a manager that does not answer (then joins through the next one)' {
+        # A TCP port that completes the handshake and never answers TLS: the join's CA fetch waits for it.
+        $silent = [System.Net.Sockets.TcpListener]::new([System.Net.IPAddress]::Parse('127.0.51.50'), 2377)
+        $silent.Start()
+        try {
+            $token = Get-SwarmJoinToken -Endpoint $m1.Endpoint -Role Worker -Quiet -ErrorAction Stop
+            $ps = [powershell]::Create()
+            $null = $ps.AddCommand('Import-Module').AddParameter('Name', (Get-Module PSSwarm).Path).AddStatement().
+                AddCommand('Join-Swarm').AddParameter('Endpoint', $o1.Endpoint).AddParameter('Token', $token).
+                AddParameter('RemoteAddress', @('127.0.51.50:2377', $m1.Listen)).AddParameter('ListenAddress', $o1.Listen).AddParameter('AdvertiseAddress', $o1.Ip)
+            $joined = @($ps.Invoke())
+            $progress = @($ps.Streams.Progress)
+            $errors = @($ps.Streams.Error)
+            $ps.Dispose()
+        }
+        finally { $silent.Stop() }
+        $errors | Should -HaveCount 0 -Because ($errors -join '; ')
+        $joined | Should -HaveCount 1
+        $shown = @($progress | Where-Object { $_.Activity -eq 'Join-Swarm' -and $_.StatusDescription -like "Waiting for the daemon at $($o1.Endpoint)*" })
+        $shown.Count | Should -BeGreaterThan 0 -Because (($progress | ForEach-Object { "$($_.Activity): $($_.StatusDescription)" }) -join ' | ')
+        $progress[-1].RecordType | Should -Be 'Completed'
+    }
+
     It 'reports a daemon that does not answer as a failed check, and -Quiet as $false' {
         $c = @(Test-Swarm -Endpoint "unix://$root/nobody.sock")
         $c | Should -HaveCount 1

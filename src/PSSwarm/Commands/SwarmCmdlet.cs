@@ -48,13 +48,46 @@ public abstract class SwarmCmdlet : PSCmdlet
         WriteInformation(new HostInformationMessage { Message = text }, ["PSHOST"]);
     }
 
-    /// <summary>Runs a client call on the pipeline thread; failures become terminating errors.</summary>
+    /// <summary>How long a call runs before it shows progress (joins, promotions, leaving, waiting for a quorum).</summary>
+    private static readonly TimeSpan ProgressAfter = TimeSpan.FromSeconds(1);
+
+    /// <summary>The progress activity of this cmdlet's calls: "Join-Swarm" and so on.</summary>
+    protected virtual string ProgressActivity => MyInvocation?.MyCommand?.Name ?? GetType().Name;
+
+    /// <summary>
+    /// Runs a client call on the pipeline thread; failures become terminating errors. A call that
+    /// takes longer than a second shows a progress record with its elapsed time until it ends.
+    /// </summary>
     protected T Call<T>(Func<SwarmClient, CancellationToken, Task<T>> call, object? target = null)
     {
         try
         {
             WriteVerbose($"Calling {Client.Endpoint}");
-            return call(Client, CancellationToken).GetAwaiter().GetResult();
+            var task = call(Client, CancellationToken);
+            // Task.WhenAny never throws: the call's own failure surfaces from GetResult below, as before.
+            Task.WhenAny(task, Task.Delay(ProgressAfter)).GetAwaiter().GetResult();
+            if (!task.IsCompleted)
+            {
+                var clock = System.Diagnostics.Stopwatch.StartNew();
+                var progress = new ProgressRecord(2, ProgressActivity, $"Waiting for the daemon at {Client.Endpoint}: 1 s");
+                try
+                {
+                    WriteProgress(progress);
+                    while (!task.IsCompleted)
+                    {
+                        Task.WhenAny(task, Task.Delay(250)).GetAwaiter().GetResult();
+                        if (task.IsCompleted) break;
+                        progress.StatusDescription = $"Waiting for the daemon at {Client.Endpoint}: {clock.Elapsed.TotalSeconds + ProgressAfter.TotalSeconds:0} s";
+                        WriteProgress(progress);
+                    }
+                }
+                finally
+                {
+                    progress.RecordType = ProgressRecordType.Completed;
+                    WriteProgress(progress);
+                }
+            }
+            return task.GetAwaiter().GetResult();
         }
         catch (SwarmClientException e)
         {
