@@ -95,6 +95,7 @@ Describe 'Test-Swarm before a join' {
         $c | Should -HaveCount 1
         $c[0].Name | Should -Be 'Daemon'
         "$($c[0].Result)" | Should -Be 'Fail'
+        $c[0].Message | Should -BeLike "*(there is no socket at $root/nobody.sock)"
         Test-Swarm -Endpoint "unix://$root/nobody.sock" -Quiet | Should -BeFalse
     }
 }

@@ -150,7 +150,7 @@ public sealed class SwarmClient
         {
             StatusCode.Unavailable or StatusCode.Internal when id is null && IsConnectionFailure(e) =>
                 new SwarmClientException("SwarmDaemonUnreachable", "ConnectionError",
-                    $"Cannot connect to the PSSwarm daemon at {Endpoint}. Is psswarmd running? Start it with Start-SwarmDaemon, or pass -Endpoint (or set $env:PSSWARM_HOST) to use another daemon. ({Inner(e)})", e),
+                    $"Cannot connect to the PSSwarm daemon at {Endpoint}. Is psswarmd running? Start it with Start-SwarmDaemon, or pass -Endpoint (or set $env:PSSWARM_HOST) to use another daemon. ({ConnectionFailure(e)})", e),
             StatusCode.DeadlineExceeded =>
                 new SwarmClientException("SwarmTimeout", "OperationTimeout", $"The PSSwarm daemon at {Endpoint} did not answer in time.", e),
             StatusCode.Cancelled =>
@@ -163,6 +163,18 @@ public sealed class SwarmClient
 
     private static bool IsConnectionFailure(RpcException e)
         => e.StatusCode == StatusCode.Unavailable || e.Status.DebugException is HttpRequestException or SocketException;
+
+    /// <summary>Why the socket did not answer, in words: .NET says "Cannot assign requested address" for a missing socket file.</summary>
+    private string ConnectionFailure(RpcException e)
+    {
+        try
+        {
+            var path = SwarmEndpoint.SocketPath(Endpoint);
+            if (!File.Exists(path)) return $"there is no socket at {path}";
+        }
+        catch (SwarmClientException) { }
+        return Inner(e);
+    }
 
     private static string Inner(RpcException e)
     {
