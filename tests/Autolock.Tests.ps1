@@ -33,14 +33,6 @@ BeforeAll {
         throw
     }
 
-    function Assert-Refused([scriptblock] $Call, [string] $Id, [System.Management.Automation.ErrorCategory] $Category, [string] $Message = '*') {
-        $err = Get-ErrorRecord $Call
-        $err | Should -Not -BeNullOrEmpty -Because 'the call must be refused'
-        $err.FullyQualifiedErrorId | Should -BeLike "$Id*" -Because (Get-ErrorSummary $err)
-        $err.CategoryInfo.Category | Should -Be $Category -Because (Get-ErrorSummary $err)
-        $err.Exception.Message | Should -BeLike $Message -Because (Get-ErrorSummary $err)
-    }
-
     function ConvertTo-Secure([string] $Text) { ConvertTo-SecureString $Text -AsPlainText -Force }
 
     function Get-KeyFile([object] $Node) { Get-Content -Raw (Join-Path $Node.DataRoot 'certificates/swarm-node.key') }

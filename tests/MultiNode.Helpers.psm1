@@ -154,6 +154,26 @@ function Start-TestSwarm {
     @{ m1 = $m1; m2 = $m2; w1 = $w1; o1 = $o1; Swarm = $swarm }
 }
 
+function Assert-Refused {
+    <#
+    The call fails with this error id (FullyQualifiedErrorId starts with it), this category and a
+    message like -Message (wildcards; any message by default); each assertion says what came instead.
+    Returns the ErrorRecord.
+    #>
+    param(
+        [Parameter(Mandatory)] [scriptblock] $Call,
+        [Parameter(Mandatory)] [string] $Id,
+        [Parameter(Mandatory)] [System.Management.Automation.ErrorCategory] $Category,
+        [string] $Message = '*'
+    )
+    $err = Get-ErrorRecord $Call
+    $err | Should -Not -BeNullOrEmpty -Because 'the call must be refused'
+    $err.FullyQualifiedErrorId | Should -BeLike "$Id*" -Because (Get-ErrorSummary $err)
+    $err.CategoryInfo.Category | Should -Be $Category -Because (Get-ErrorSummary $err)
+    $err.Exception.Message | Should -BeLike $Message -Because (Get-ErrorSummary $err)
+    $err
+}
+
 # Docker's refusals of cluster commands on a node that is not a manager (defined once for the tests).
 $script:NotManagerWorkerMessage = "This node is not a swarm manager. Worker nodes can't be used to view or modify cluster state. Please run this command on a manager node or promote the current node to a manager."
 $script:NotManagerInactiveMessage = 'This node is not a swarm manager. Use Initialize-Swarm or Join-Swarm to connect this node to swarm and try again.'
@@ -163,5 +183,5 @@ function Get-NotManagerMessage {
     if ($Worker) { $script:NotManagerWorkerMessage } else { $script:NotManagerInactiveMessage }
 }
 
-Export-ModuleMember -Function Start-TestSwarm, Get-NotManagerMessage, Join-TestNode, Get-NodeView, Wait-NodeView, Wait-LocalNodeState, Get-ErrorSummary,
+Export-ModuleMember -Function Start-TestSwarm, Get-NotManagerMessage, Assert-Refused, Join-TestNode, Get-NodeView, Wait-NodeView, Wait-LocalNodeState, Get-ErrorSummary,
 Get-RootCAFingerprintHex, ConvertFrom-Base36Digest, New-RandomBase36, Get-CertificateFile, Get-LeaderName, Wait-AgreedLeader

@@ -22,14 +22,6 @@ BeforeAll {
     # A 1 s heartbeat: nodes learn of a rotation within about a second.
     Set-Swarm -Endpoint $m1.Endpoint -DispatcherHeartbeat ([TimeSpan]::FromSeconds(1)) -ErrorAction Stop
 
-    function Assert-Refused([scriptblock] $Call, [string] $Id, [System.Management.Automation.ErrorCategory] $Category, [string] $Like = '*') {
-        $err = Get-ErrorRecord $Call
-        $err | Should -Not -BeNullOrEmpty -Because 'the call must be refused'
-        $err.FullyQualifiedErrorId | Should -BeLike "$Id*" -Because (Get-ErrorSummary $err)
-        $err.CategoryInfo.Category | Should -Be $Category -Because (Get-ErrorSummary $err)
-        $err.Exception.Message | Should -BeLike $Like -Because (Get-ErrorSummary $err)
-    }
-
     function Get-TokenDigest([string] $Token) { 'sha256:' + (ConvertFrom-Base36Digest (Split-JoinToken $Token).Digest) }
 
     function Get-FileCertificate([object] $Node, [string] $File) {

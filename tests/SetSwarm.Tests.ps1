@@ -40,15 +40,6 @@ BeforeAll {
     }
 
     # The call fails with this error id, category and message (Get-ErrorSummary says what came instead).
-    function Assert-Refused([scriptblock] $Call, [string] $Id, [System.Management.Automation.ErrorCategory] $Category, [string] $Message) {
-        $err = Get-ErrorRecord $Call
-        $err | Should -Not -BeNullOrEmpty -Because 'the call must be refused'
-        $err.FullyQualifiedErrorId | Should -BeLike "$Id*" -Because (Get-ErrorSummary $err)
-        $err.CategoryInfo.Category | Should -Be $Category -Because (Get-ErrorSummary $err)
-        if ($Message) { $err.Exception.Message | Should -BeLike $Message -Because (Get-ErrorSummary $err) }
-        $err
-    }
-
     # Every node of the swarm as a manager lists it, by hostname.
     function Get-NodeTable([object] $Manager) {
         $table = @{}

@@ -306,6 +306,10 @@ public sealed class RootCA
     private static ArgumentException InvalidCsr(string why) =>
         new("invalid certificate signing request: " + why, "csrDer");
 
+    /// <summary>Whether a certificate's basic constraints say CA:TRUE (it may issue certificates).</summary>
+    public static bool IsCertificateAuthority(X509Certificate2 certificate)
+        => certificate.Extensions.OfType<X509BasicConstraintsExtension>().Any(b => b.CertificateAuthority);
+
     /// <summary>
     /// The key identifier of this root's key (its SubjectKeyIdentifier, lower-case hex): what the
     /// AuthorityKeyIdentifier of every certificate it signs carries (<see cref="NodeCertificates.IssuerKeyId"/>).
@@ -350,7 +354,7 @@ public sealed class RootCA
         foreach (var intermediate in intermediates)
         {
             if (intermediate.RawData.AsSpan().SequenceEqual(leaf.RawData)) continue;
-            if (intermediate.Extensions.OfType<X509BasicConstraintsExtension>().FirstOrDefault() is not { CertificateAuthority: true }) continue;
+            if (!IsCertificateAuthority(intermediate)) continue;
             if (!Verifies(intermediate, now)) continue;
             if (new RootCA(intermediate, null).Verifies(leaf, now)) return true;
         }

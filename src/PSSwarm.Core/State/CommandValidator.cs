@@ -393,7 +393,7 @@ public static class CommandValidator
         }
         if (next.Sha256Hex == current.Sha256Hex || next.KeyId == current.KeyId)
             throw Invalid("the next root CA must differ from the current one, key included");
-        if (!next.Certificate.Extensions.OfType<System.Security.Cryptography.X509Certificates.X509BasicConstraintsExtension>().Any(b => b.CertificateAuthority))
+        if (!RootCA.IsCertificateAuthority(next.Certificate))
             throw Invalid("the next root certificate is not a CA certificate");
         if (!current.Verifies(cross.Certificate, rotation.StartedAt))
             throw Invalid("the cross-signed certificate was not issued by the current root CA, or is not valid now");

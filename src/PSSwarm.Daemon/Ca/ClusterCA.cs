@@ -52,7 +52,7 @@ internal sealed class ClusterCA(Store.ISwarmStore store)
             throw SwarmErrors.InvalidArgument(e.Message);
         }
         if (!next.CanSign) throw SwarmErrors.InvalidArgument("a CA key is needed with a CA certificate");
-        if (!next.Certificate.Extensions.OfType<System.Security.Cryptography.X509Certificates.X509BasicConstraintsExtension>().Any(b => b.CertificateAuthority))
+        if (!RootCA.IsCertificateAuthority(next.Certificate))
             throw SwarmErrors.InvalidArgument("the certificate is not a CA certificate (its basic constraints do not say CA:TRUE)");
         if (next.CertificatePem == cluster.RootCACertificate || next.KeyId == RootCA.Load(cluster.RootCACertificate, null).KeyId)
             throw SwarmErrors.InvalidArgument("the new root CA must differ from the swarm's current root CA, key included");

@@ -168,21 +168,27 @@ internal sealed class NodeSecurity
 /// </summary>
 internal sealed record TrustRoots(RootCA Root, RootCA? Next, X509Certificate2? CrossSigned)
 {
+    /// <summary>The cross-signed intermediate as PEM (what heartbeats carry and the data root keeps), or null.</summary>
+    public string? CrossSignedPem => CrossSigned is null ? null : crossSignedPem ??= Pem.Encode("CERTIFICATE", CrossSigned.RawData);
+    private string? crossSignedPem;
+
     /// <summary>From the store's cluster object (managers).</summary>
     public static TrustRoots From(PSSwarm.Core.State.ClusterObject cluster, TrustRoots? current = null)
     {
         var root = current?.Root.CertificatePem == cluster.RootCACertificate ? current.Root : RootCA.Load(cluster.RootCACertificate, null);
-        if (cluster.RootRotation is not { } rotation) return new TrustRoots(root, null, null);
-        return From(root, rotation.CACertificate, rotation.CrossSignedCACertificate, current);
+        return From(root, cluster.RootRotation?.CACertificate, cluster.RootRotation?.CrossSignedCACertificate, current);
     }
 
     /// <summary>From PEM (a heartbeat or a join): a next root is trusted only with an intermediate that the root cross-signed for it.</summary>
     public static TrustRoots From(RootCA root, string? nextPem, string? crossSignedPem, TrustRoots? current = null)
     {
-        if (string.IsNullOrEmpty(nextPem) || string.IsNullOrEmpty(crossSignedPem)) return new TrustRoots(root, null, null);
+        var sameRoot = current is not null && current.Root.CertificatePem == root.CertificatePem;
+        if (string.IsNullOrEmpty(nextPem) || string.IsNullOrEmpty(crossSignedPem))
+            return sameRoot && current!.Next is null ? current : new TrustRoots(root, null, null);
+        // Unchanged (every heartbeat and store change during a rotation): already checked, as it is.
+        if (sameRoot && current!.Next?.CertificatePem == nextPem && current.CrossSignedPem == crossSignedPem) return current;
         var next = current?.Next?.CertificatePem == nextPem ? current.Next : RootCA.Load(nextPem, null);
-        var cross = current?.CrossSigned is { } c && Pem.Encode("CERTIFICATE", c.RawData) == crossSignedPem
-            ? c : X509CertificateLoader.LoadCertificate(Pem.Decode(crossSignedPem, "CERTIFICATE"));
+        var cross = X509CertificateLoader.LoadCertificate(Pem.Decode(crossSignedPem, "CERTIFICATE"));
         // The intermediate must be the root's own cross-signature of the next root's key.
         if (!root.Verifies(cross, now: null) || !cross.PublicKey.EncodedKeyValue.RawData.AsSpan().SequenceEqual(next.Certificate.PublicKey.EncodedKeyValue.RawData))
             throw new SwarmException(SwarmErrorKind.SecurityError, "SwarmCertificateInvalid",

@@ -31,13 +31,16 @@ internal static class RenewalPolicy
         return (notAfter - notBefore - RootCA.CertBackdate - wanted).Duration() > ExpiryTolerance;
     }
 
+    /// <summary>The reason given when the certificate is not from the root that signs now (a root rotation).</summary>
+    public const string RootRotated = "the swarm's root CA is being rotated";
+
     /// <summary>Why a certificate should be renewed now, or null.</summary>
     public static string? Reason(DateTimeOffset now, DateTimeOffset notBefore, DateTimeOffset notAfter, DateTimeOffset renewAt,
         string certificateRole, string desiredRole, TimeSpan? desiredExpiry, string certificateIssuer = "", string desiredIssuer = "")
     {
         if (certificateRole != desiredRole) return "the node's role changed";
         if (now >= notAfter) return "it has expired";
-        if (desiredIssuer.Length > 0 && certificateIssuer != desiredIssuer) return "the swarm's root CA is being rotated";
+        if (desiredIssuer.Length > 0 && certificateIssuer != desiredIssuer) return RootRotated;
         if (now >= renewAt) return "it reached its renewal time";
         if (ExpiryChanged(notBefore, notAfter, desiredExpiry)) return "the swarm's certificate expiry changed";
         return null;

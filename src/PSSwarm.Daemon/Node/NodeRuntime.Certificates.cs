@@ -113,15 +113,13 @@ internal sealed partial class NodeRuntime
         store.SaveCertificates(certPem, keyPem, s.Root.CertificatePem);
         if (error == ExpiredMessage) error = null;
         // A rotation counts this node once the leader has seen its new certificate: tell it now.
-        if (reason == RotationReason && agent is { } a) _ = a.BeatOnceAsync(token);
+        if (reason == RenewalPolicy.RootRotated && agent is { } a) _ = a.BeatOnceAsync(token);
         logger.LogInformation("Renewed this node's certificate ({Reason}); the new one is valid until {NotAfter:u}", reason,
             s.Certificate.NotAfter.ToUniversalTime());
         // A manager records its new expiry itself, at once if it can (the renewal loop retries).
         nextExpiryRecordTicks = 0;
         RecordOwnExpiry(cfg, s, token);
     }
-
-    private const string RotationReason = "the swarm's root CA is being rotated";
 
     /// <summary>
     /// Follows the swarm's trust as an authenticated manager reported it (a heartbeat): a rotation's
@@ -172,7 +170,7 @@ internal sealed partial class NodeRuntime
 
     private void SaveTrust(TrustRoots trust)
     {
-        try { store.SaveTrust(trust.Root.CertificatePem, trust.Next?.CertificatePem, trust.CrossSigned is { } c ? Pem.Encode("CERTIFICATE", c.RawData) : null); }
+        try { store.SaveTrust(trust.Root.CertificatePem, trust.Next?.CertificatePem, trust.CrossSignedPem); }
         catch (IOException e) { logger.LogWarning("Could not save the swarm's root CA: {Error}", e.Message); }
     }
 

@@ -297,7 +297,7 @@ internal sealed partial class NodeRuntime
         }
         var (cert, issuedTrust) = CheckIssued(root, issued, keyPem, cfg.NodeId);
         store.SaveCertificates(issued.CertificatePem, keyPem, rootPem);
-        store.SaveTrust(rootPem, issuedTrust.Next?.CertificatePem, issuedTrust.CrossSigned is { } c ? Pem.Encode("CERTIFICATE", c.RawData) : null);
+        store.SaveTrust(rootPem, issuedTrust.Next?.CertificatePem, issuedTrust.CrossSignedPem);
         // Its channels (and a manager's Raft connections) start over with the new certificate.
         if (security is { } s)
         {

@@ -42,11 +42,14 @@ public abstract class SwarmCmdlet : PSCmdlet
     protected void WriteUnlockKeyNotice(string? unlockKey)
     {
         if (string.IsNullOrEmpty(unlockKey)) return;
-        var text = "To unlock a swarm manager after it restarts, run the `Unlock-Swarm` command and provide the following key:"
-            + Environment.NewLine + Environment.NewLine + "    " + unlockKey + Environment.NewLine + Environment.NewLine
-            + "Remember to store this key in a password manager, since without it you will not be able to restart the manager.";
-        WriteInformation(new HostInformationMessage { Message = text }, ["PSHOST"]);
+        WriteHostNotice("To unlock a swarm manager after it restarts, run the `Unlock-Swarm` command and provide the following key:",
+            "", "    " + unlockKey, "",
+            "Remember to store this key in a password manager, since without it you will not be able to restart the manager.");
     }
+
+    /// <summary>Lines for the user, on the host only (Information stream tagged PSHOST, as Write-Host writes), never in the output.</summary>
+    protected void WriteHostNotice(params string[] lines)
+        => WriteInformation(new HostInformationMessage { Message = string.Join(Environment.NewLine, lines) }, ["PSHOST"]);
 
     /// <summary>How long a call runs before it shows progress (joins, promotions, leaving, waiting for a quorum).</summary>
     private static readonly TimeSpan ProgressAfter = TimeSpan.FromSeconds(1);

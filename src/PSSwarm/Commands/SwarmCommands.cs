@@ -50,13 +50,10 @@ public sealed class InitializeSwarmCommand : SwarmCmdlet
         WriteVerbose($"Swarm initialized: current node ({info.NodeId}) is now a manager.");
         // Docker's next steps, on the host only (the output object carries the tokens already).
         if (info.WorkerToken is { Token.Length: > 0 } worker)
-            WriteInformation(new HostInformationMessage
-            {
-                Message = $"Swarm initialized: current node ({info.NodeId}) is now a manager." + Environment.NewLine + Environment.NewLine
-                    + "To add a worker to this swarm, run the following command on it:" + Environment.NewLine + Environment.NewLine
-                    + $"    Join-Swarm -Token {worker.Token} -RemoteAddress {string.Join(", ", worker.RemoteAddresses)}" + Environment.NewLine + Environment.NewLine
-                    + "To add a manager to this swarm, run 'Get-SwarmJoinToken -Role Manager' and follow the instructions.",
-            }, ["PSHOST"]);
+            WriteHostNotice($"Swarm initialized: current node ({info.NodeId}) is now a manager.", "",
+                "To add a worker to this swarm, run the following command on it:", "",
+                $"    Join-Swarm -Token {worker.Token} -RemoteAddress {string.Join(", ", worker.RemoteAddresses)}", "",
+                "To add a manager to this swarm, run 'Get-SwarmJoinToken -Role Manager' and follow the instructions.");
         WriteUnlockKeyNotice(info.UnlockKey);
         WriteObject(Mapping.ToInfo(info));
     }
