@@ -103,12 +103,19 @@ Describe 'Test-Swarm before a join' {
 Describe 'Test-Swarm on members' {
     It 'passes a healthy manager: quorum, certificate, clock, no node down' {
         $checks = @(Test-Swarm -Endpoint $m1.Endpoint)
-        foreach ($name in 'SwarmState', 'Certificate', 'Quorum', 'NodesDown', 'Clock') {
+        foreach ($name in 'SwarmState', 'Certificate', 'Quorum', 'NodesDown', 'Clock', 'JoinTokens') {
             $c = Get-Check $checks $name
             $c | Should -HaveCount 1 -Because "one $name check in: $(($checks | ForEach-Object Name) -join ', ')"
             "$($c[0].Result)" | Should -Be 'Pass' -Because $c[0].Message
         }
         Test-Swarm -Endpoint $m1.Endpoint -Quiet | Should -BeTrue
+    }
+
+    It 'says the join tokens are young, and never shows a token in a check' {
+        $checks = @(Test-Swarm -Endpoint $m1.Endpoint)
+        (Get-Check $checks 'JoinTokens')[0].Message | Should -BeLike '*younger than 6 months*'
+        $tokens = (Get-SwarmJoinToken -Endpoint $m1.Endpoint -Role Worker).Token, (Get-SwarmJoinToken -Endpoint $m1.Endpoint -Role Manager).Token
+        foreach ($t in $tokens) { ($checks.Message -join "`n") | Should -Not -BeLike "*$(($t -split '-')[-1])*" }
     }
 
     It 'warns about an even number of managers' {

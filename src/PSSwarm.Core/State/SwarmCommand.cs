@@ -180,8 +180,8 @@ public sealed record SetJoinTokenCommand(NodeRole Role, string Token, DateTimeOf
     {
         if (state.Cluster is null || Token is null || !Enum.IsDefined(Role)) return state;
         var cluster = Role == NodeRole.Manager
-            ? state.Cluster with { ManagerJoinToken = Token, UpdatedAt = At }
-            : state.Cluster with { WorkerJoinToken = Token, UpdatedAt = At };
+            ? state.Cluster with { ManagerJoinToken = Token, ManagerJoinTokenCreatedAt = At, UpdatedAt = At }
+            : state.Cluster with { WorkerJoinToken = Token, WorkerJoinTokenCreatedAt = At, UpdatedAt = At };
         return state with { Cluster = cluster };
     }
 }
@@ -264,6 +264,7 @@ public sealed record CompleteRootRotationCommand(string CACertificate, string Wo
                 RootCACertificate = rotation.CACertificate, RootCAKey = rotation.CAKey, RootRotation = null,
                 PreviousRootCACertificates = previous,
                 WorkerJoinToken = WorkerJoinToken, ManagerJoinToken = ManagerJoinToken, JoinTokens = new(), UpdatedAt = At,
+                WorkerJoinTokenCreatedAt = At, ManagerJoinTokenCreatedAt = At,
             },
         };
     }

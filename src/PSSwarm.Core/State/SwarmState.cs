@@ -37,6 +37,22 @@ public sealed record ClusterObject
     public required string RootCAKey { get; init; }
     public required string WorkerJoinToken { get; init; }
     public required string ManagerJoinToken { get; init; }
+    /// <summary>
+    /// When the standing worker/manager token was made (Initialize-Swarm, Update-SwarmJoinToken, the end
+    /// of a root rotation): Test-Swarm warns about tokens older than <see cref="JoinTokenRotateAfter"/>.
+    /// Default (unknown) in a swarm made before this field existed.
+    /// </summary>
+    public DateTimeOffset WorkerJoinTokenCreatedAt { get; init; }
+    public DateTimeOffset ManagerJoinTokenCreatedAt { get; init; }
+    /// <summary>Docker's documentation advises rotating join tokens regularly; Test-Swarm warns after six months.</summary>
+    public static readonly TimeSpan JoinTokenRotateAfter = TimeSpan.FromDays(182);
+
+    /// <summary>When the role's standing token was made, or null when this swarm did not record it.</summary>
+    public DateTimeOffset? JoinTokenCreatedAt(NodeRole role)
+    {
+        var at = role == NodeRole.Manager ? ManagerJoinTokenCreatedAt : WorkerJoinTokenCreatedAt;
+        return at == default ? null : at;
+    }
     /// <summary>Extra join tokens (New-SwarmJoinToken, beyond Docker): each may expire and admit a limited number of nodes.</summary>
     public List<JoinTokenObject> JoinTokens { get; init; } = new();
     /// <summary>A root CA rotation in progress (Update-SwarmCA), or null.</summary>

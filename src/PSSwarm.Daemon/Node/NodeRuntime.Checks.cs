@@ -153,9 +153,39 @@ internal sealed partial class NodeRuntime
             ? $"No node is Down ({state.Nodes.Count} {(state.Nodes.Count == 1 ? "node" : "nodes")})."
             : $"{downNodes.Count} of {state.Nodes.Count} nodes are Down: {string.Join(", ", downNodes.Take(20))}{(downNodes.Count > 20 ? ", ..." : "")}. Start their daemons, or remove them with Remove-SwarmNode.");
         if (state.Cluster is { } cluster)
+        {
+            var (tokenResult, tokenMessage) = JoinTokenAge(cluster, clock.GetUtcNow());
+            add("JoinTokens", tokenResult, tokenMessage);
             add("Autolock", Proto.CheckResult.CheckPass, cluster.Spec.Autolock
                 ? "Autolock is on: keep the unlock key (Get-SwarmUnlockKey) where the managers' operators can find it."
                 : "Autolock is off: the managers' keys are protected by file permissions only (Set-Swarm -Autolock turns it on).");
+        }
+    }
+
+    /// <summary>
+    /// The standing join tokens' age, and extra tokens that never expire: Docker's documentation advises
+    /// rotating tokens regularly (a token that leaked lets anyone join), so a token older than six months warns.
+    /// </summary>
+    internal static (Proto.CheckResult Result, string Message) JoinTokenAge(ClusterObject cluster, DateTimeOffset now)
+    {
+        var old = new List<string>();
+        var unknown = new List<string>();
+        foreach (var role in new[] { NodeRole.Worker, NodeRole.Manager })
+        {
+            var name = role == NodeRole.Manager ? "manager" : "worker";
+            if (cluster.JoinTokenCreatedAt(role) is not { } at) unknown.Add(name);
+            else if (now - at > ClusterObject.JoinTokenRotateAfter)
+                old.Add($"the {name} token is {(now - at).TotalDays:0} days old (Update-SwarmJoinToken -Role {role})");
+        }
+        foreach (var extra in cluster.JoinTokens)
+            if (extra.ExpiresAt is null && extra.CreatedAt != default && now - extra.CreatedAt > ClusterObject.JoinTokenRotateAfter)
+                old.Add($"the extra {extra.Role.ToString().ToLowerInvariant()} token {extra.Id} is {(now - extra.CreatedAt).TotalDays:0} days old and never expires (Revoke-SwarmJoinToken -Id {extra.Id})");
+        var limit = $"{ClusterObject.JoinTokenRotateAfter.TotalDays / 30.4:0} months";
+        if (old.Count > 0)
+            return (Proto.CheckResult.CheckWarn, $"Join tokens older than {limit}: {string.Join("; ", old)}. Rotate them: a leaked token lets anyone join this swarm.");
+        if (unknown.Count > 0)
+            return (Proto.CheckResult.CheckPass, $"This swarm did not record when its {string.Join(" and ", unknown)} token{(unknown.Count > 1 ? "s were" : " was")} made (an older PSSwarm made it): rotate {(unknown.Count > 1 ? "them" : "it")} with Update-SwarmJoinToken to track {(unknown.Count > 1 ? "their" : "its")} age.");
+        return (Proto.CheckResult.CheckPass, $"The join tokens are younger than {limit}.");
     }
 
     /// <summary>The clock against managers' (their HTTP Date, second resolution): certificates are issued back-dated by 1 h.</summary>

@@ -92,6 +92,7 @@ internal sealed partial class NodeRuntime
                 RootCACertificate = root.CertificatePem, RootCAKey = root.KeyPem!,
                 WorkerJoinToken = JoinToken.Generate(root.CertificatePemBytes),
                 ManagerJoinToken = JoinToken.Generate(root.CertificatePemBytes),
+                WorkerJoinTokenCreatedAt = now, ManagerJoinTokenCreatedAt = now,
                 UnlockKey = unlockKey,
             };
             var node = new NodeObject
