@@ -56,8 +56,10 @@ public static partial class DaemonLauncher
                 var info = await client.GetDaemonInfoAsync(token, TimeSpan.FromSeconds(2)).ConfigureAwait(false);
                 return new DaemonProcess(info.Pid, resolved, info.DataRoot, log, info.NodeName, info.Version);
             }
-            catch (SwarmClientException e) when (e.ErrorId == "SwarmDaemonUnreachable")
+            catch (SwarmClientException e) when (e.ErrorId is "SwarmDaemonUnreachable" or "SwarmTimeout")
             {
+                // Not listening yet, or listening but not answering within the probe's 2 s (a loaded host,
+                // a manager restoring its store): both mean "not ready yet" until the start timeout.
             }
             if (process.HasExited)
                 throw new SwarmClientException("SwarmDaemonStartFailed", "InvalidOperation",
