@@ -39,7 +39,7 @@ Describe "Joining hosts through PowerShell remoting over SSH$(if ($SkipReason) {
         $mgr = New-SwarmTestHost -Lab $lab -Name mgr -Number 10 -NoSsh
         $hosts = [ordered]@{}
         foreach ($n in 1..3) { $hosts["h$n"] = New-SwarmTestHost -Lab $lab -Name "h$n" -Number $n }
-        $null = Initialize-Swarm -Endpoint $mgr.Endpoint -ListenAddress $mgr.Listen -AdvertiseAddress $mgr.Ip -DispatcherHeartbeat '00:00:01' -ErrorAction Stop
+        $null = Initialize-Swarm -Endpoint $mgr.Endpoint -ListenAddress $mgr.Listen -AdvertiseAddress $mgr.Ip -DispatcherHeartbeat '00:00:01' -InformationAction Ignore -ErrorAction Stop
         # The promised pipeline names no endpoint: this process's daemon is the manager.
         $env:PSSWARM_HOST = $mgr.Endpoint
 

@@ -39,6 +39,9 @@ param(
     # The root CA rotation scenario (tools/bench/CaRotation.ps1: 3 managers and 10 workers, Update-SwarmCA
     # three times at a 5 s and at a 1 s heartbeat; about a minute); 0 skips it.
     [int] $CaRotation = 1,
+    # Remote join through SSH remoting (tools/bench/RemoteJoin.ps1: three namespace hosts with sshd; needs root
+    # and tools/testhost/Install-Prerequisites.sh; about a minute); 0 skips it.
+    [int] $RemoteJoin = 1,
     # Copy the three managers' psswarmd.log files next to the JSON (<OutputPath's folder>/logs/).
     [switch] $KeepLogs
 )
@@ -696,6 +699,17 @@ try {
         Say 'Root CA rotation: skipped (-CaRotation 0): the "caRotation" figures are null.'
         $result.notes.Add('caRotation: skipped (-CaRotation 0); every caRotation figure is null')
     }
+    Say
+    if ($RemoteJoin -gt 0) {
+        Say 'Remote join: New-PSSession -HostName into 3 namespace hosts (sshd, 10.99.77.1-3) and one fanned-out Invoke-Command ... | Join-Swarm'
+        try {
+            $remote = @(& (Join-Path $PSScriptRoot 'bench/RemoteJoin.ps1') -ModulePath $ModulePath) | Select-Object -Last 1
+            $result['remoteJoin'] = $remote
+            if ($remote.details.error) { $script:sectionFailed = $true; $result.errors.Add("remoteJoin: $($remote.details.error)") }
+        }
+        catch { Fail-Section 'remoteJoin' $_ }
+    }
+    else { $result.notes.Add('remoteJoin: skipped (-RemoteJoin 0)') }
     Say
     Say 'Docker 20.10 on this machine kind: worker join 144 ms, manager join 620 ms, node list through its API 0.8 ms (issue #3).'
     Say 'Docker 20.10 on this machine kind (issue #2): swarm init 150-600 ms, join-token API 0.6 ms, rotation API 9 ms, dockerd ~100 MB RSS + containerd 39 MB.'
