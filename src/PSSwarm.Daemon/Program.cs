@@ -60,12 +60,18 @@ app.MapGrpcService<ControlService>();
 
 var node = app.Services.GetRequiredService<NodeRuntime>();
 var log = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("psswarmd");
+// Run by systemd (Type=notify): READY=1 when the control socket answers with the saved state loaded
+// (node.Start() ran before the server started), the same moment Start-SwarmDaemon returns.
+await using var systemd = SystemdNotifier.FromEnvironment(log);
+systemd?.Start();
 app.Lifetime.ApplicationStarted.Register(() =>
 {
     log.LogInformation("psswarmd {Version} (pid {Pid}) listening on {Host} (mode 0660, group {Group}), data root {DataRoot}, node name {NodeName}",
         NodeRuntime.Version, Environment.ProcessId, options.Host, options.Group ?? "of the daemon", options.DataRoot, options.NodeName);
     node.WarmUp();
+    systemd?.Ready(() => node.ShortStatus);
 });
+app.Lifetime.ApplicationStopping.Register(() => systemd?.Stopping());
 
 try
 {
