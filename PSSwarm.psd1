@@ -13,6 +13,8 @@
     CmdletsToExport      = @(
         'Start-SwarmDaemon'
         'Stop-SwarmDaemon'
+        'Install-SwarmDaemon'
+        'Uninstall-SwarmDaemon'
         'Initialize-Swarm'
         'Get-Swarm'
         'Set-Swarm'

@@ -58,6 +58,7 @@ function Invoke-Build {
     Remove-Item (Join-Path $staged '*.pdb'), (Join-Path $staged 'daemon/*.pdb') -ErrorAction SilentlyContinue
     Copy-Item (Join-Path $root 'PSSwarm.psd1') $staged
     Copy-Item (Join-Path $root 'src/PSSwarm/PSSwarm.format.ps1xml'), (Join-Path $root 'src/PSSwarm/PSSwarm.types.ps1xml') $staged
+    Copy-Item (Join-Path $root 'src/PSSwarm/psswarmd.service') $staged
     Invoke-Docs
     $daemon = Join-Path $staged 'daemon/psswarmd'
     if (-not (Test-Path $daemon)) { throw "the daemon was not staged at $daemon" }
