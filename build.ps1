@@ -59,6 +59,7 @@ function Invoke-Build {
     Copy-Item (Join-Path $root 'PSSwarm.psd1') $staged
     Copy-Item (Join-Path $root 'src/PSSwarm/PSSwarm.format.ps1xml'), (Join-Path $root 'src/PSSwarm/PSSwarm.types.ps1xml') $staged
     Copy-Item (Join-Path $root 'src/PSSwarm/psswarmd.service') $staged
+    Copy-Item (Join-Path $root 'src/PSSwarm/dsc') $staged -Recurse   # DSC v3 resource manifests + their script
     Invoke-Docs
     $daemon = Join-Path $staged 'daemon/psswarmd'
     if (-not (Test-Path $daemon)) { throw "the daemon was not staged at $daemon" }
