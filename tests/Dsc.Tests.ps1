@@ -184,6 +184,20 @@ Describe 'The DSC resource manifests' {
         $token.oneOf[0].type | Should -BeExactly 'string'
         $token.oneOf[1].required | Should -Be @('secureString')
     }
+
+    It 'documents every property and exit code of both resources in about_PSSwarm_Dsc' {
+        $about = Join-Path $module.ModuleBase 'en-US/about_PSSwarm_Dsc.help.txt'
+        $about | Should -Exist
+        $text = Get-Content -Raw -LiteralPath $about
+        foreach ($manifest in $MembershipManifest, $NodeManifest) {
+            $m = Get-Content -Raw -LiteralPath $manifest | ConvertFrom-Json -AsHashtable
+            $text | Should -Match ([regex]::Escape($m.type))
+            foreach ($property in $m.schema.embedded.properties.Keys | Where-Object { $_ -ne '_inDesiredState' }) {
+                $text | Should -Match "(?m)^\s+(\S+, )*$([regex]::Escape($property))\b" -Because "$($m.type) property $property must be documented"
+            }
+            foreach ($code in $m.exitCodes.Keys) { $text | Should -Match "(?m)^\s+$code\s{2,}" }
+        }
+    }
 }
 
 Describe 'PSSwarm/SwarmMembership joins a node' {
@@ -231,14 +245,13 @@ Describe 'PSSwarm/SwarmMembership joins a node' {
         $t.Diff.Count | Should -Be 0
     }
 
-    It 'set on the desired state changes nothing: the node''s record on the manager keeps its Version and UpdatedAt' {
+    It 'set on the desired state changes nothing: the node''s record on the manager keeps its UpdatedAt' {
         $before = Wait-NodeView -Manager $m1 -Id w1 -Because 'w1 to be Ready' -Condition { param($n) $n -and "$($n.Status)" -eq 'Ready' }
         $r = Invoke-DscResource $MembershipManifest set -Instance $W1Member
         Assert-DscSuccess $r -Lines 2
         $r.Diff.Count | Should -Be 0
         $r.State._exist | Should -BeTrue
         $after = Get-NodeView -Manager $m1 -Id w1
-        $after.Version | Should -BeExactly $before.Version
         $after.UpdatedAt | Should -Be $before.UpdatedAt
         $after.Id | Should -BeExactly $before.Id
     }
@@ -271,7 +284,6 @@ Describe 'PSSwarm/SwarmNode on a manager' {
     It 'set drains w1 and sets its labels in one step' {
         $desired = @{ endpoint = $m1.Endpoint; name = 'w1'; role = 'Manager'; availability = 'Drain'; labels = @{ zone = 'eu-1'; disk = 'ssd' } }
         $before = Get-NodeView -Manager $m1 -Id w1
-        $before.Version | Should -Not -BeNullOrEmpty
         $t = Invoke-DscResource $NodeManifest test -Instance $desired
         Assert-DscSuccess $t -Lines 2
         $t.State._inDesiredState | Should -BeFalse
@@ -285,11 +297,11 @@ Describe 'PSSwarm/SwarmNode on a manager' {
         $view = Get-NodeView -Manager $m1 -Id w1
         $view.Availability | Should -Be 'Drain'
         $view.Labels['zone'] | Should -BeExactly 'eu-1'
-        # A real change moves the record's Version: the no-op checks below rely on that.
-        $view.Version | Should -Not -Be $before.Version
+        # A real change moves the record's UpdatedAt: the no-op checks rely on that.
+        $view.UpdatedAt | Should -BeGreaterThan $before.UpdatedAt
     }
 
-    It 'set on the desired state again changes nothing (Version and UpdatedAt unchanged)' {
+    It 'set on the desired state again changes nothing (UpdatedAt unchanged)' {
         $desired = @{ endpoint = $m1.Endpoint; name = 'w1'; role = 'Manager'; availability = 'Drain'; labels = @{ zone = 'eu-1' } }
         $before = Get-NodeView -Manager $m1 -Id w1
         $t = Invoke-DscResource $NodeManifest test -Instance $desired
@@ -299,7 +311,6 @@ Describe 'PSSwarm/SwarmNode on a manager' {
         Assert-DscSuccess $r -Lines 2
         $r.Diff.Count | Should -Be 0
         $after = Get-NodeView -Manager $m1 -Id w1
-        $after.Version | Should -BeExactly $before.Version
         $after.UpdatedAt | Should -Be $before.UpdatedAt
         $after.Labels['disk'] | Should -BeExactly 'ssd' -Because 'labels not listed are kept without _purge'
     }
