@@ -40,8 +40,9 @@
     AliasesToExport      = @('Leave-Swarm')
     PrivateData          = @{
         PSData = @{
-            Tags       = @('Docker', 'Swarm', 'Raft', 'Cluster', 'Linux', 'PSEdition_Core')
-            ProjectUri = ''
+            # No ProjectUri, LicenseUri or IconUri: the project has no public address or licence file yet.
+            Tags         = @('Docker', 'Swarm', 'Raft', 'Cluster', 'Linux', 'PSEdition_Core')
+            ReleaseNotes = 'First packaged release: swarm init/join/leave, join tokens, node management, the swarm root CA and its rotation, autolock, Test-Swarm; the psswarmd daemon ships in the module (daemon/psswarmd, Linux, .NET 10).'
         }
     }
 }

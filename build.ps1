@@ -1,14 +1,14 @@
 #!/usr/bin/env pwsh
 <#
 .SYNOPSIS
-    PSSwarm's front door: Build, Test, Docs, Demo, Bench, Clean.
+    PSSwarm's front door: Build, Test, Package, Docs, Demo, Bench, Clean.
 .EXAMPLE
     dotnet tool restore; dotnet pwsh ./build.ps1 Test
 #>
 [CmdletBinding()]
 param(
     [Parameter(Position = 0)]
-    [ValidateSet('Build', 'Test', 'UnitTest', 'PesterTest', 'Docs', 'Demo', 'Bench', 'Clean')]
+    [ValidateSet('Build', 'Test', 'UnitTest', 'PesterTest', 'Package', 'Docs', 'Demo', 'Bench', 'Clean')]
     [string] $Task = 'Build',
 
     # Debug or Release; any other name builds like Debug into its own obj/bin folders (parallel work).
@@ -21,7 +21,7 @@ param(
     # Pester: only these test files (names or paths under tests/).
     [string[]] $TestPath,
 
-    # Skip the build (Test tasks): use the module already staged in out/.
+    # Skip the build (Test and Package tasks): use the module already staged in out/.
     [switch] $NoBuild
 )
 
@@ -70,6 +70,41 @@ function Invoke-Docs {
     $converter = Join-Path $root 'tools/Build-Help.ps1'
     if (-not (Test-Path $converter)) { Write-Warning 'tools/Build-Help.ps1 is missing: no MAML help staged'; return }
     & $converter -DocsPath (Join-Path $root 'docs/en-US') -OutputPath (Join-Path $staged 'en-US')
+}
+
+# <OutputRoot>/PSSwarm.<version>.nupkg from the staged module, with PSResourceGet's Compress-PSResource
+# (ships with PowerShell 7.4+; works offline). Install it with Install-PSResource from a folder repository.
+function Invoke-Package {
+    $version = Get-ModuleVersion
+    $manifest = Join-Path $staged 'PSSwarm.psd1'
+    if (-not (Test-Path $manifest)) { throw "No staged module at ${staged}: run 'build.ps1 Build' first, or Package without -NoBuild." }
+    $stagedVersion = (Import-PowerShellDataFile $manifest).ModuleVersion
+    if ($stagedVersion -ne $version) { throw "The staged module is version $stagedVersion but PSSwarm.psd1 says ${version}: rebuild it (Package without -NoBuild)." }
+    if (-not (Test-Path (Join-Path $staged 'daemon/psswarmd'))) { throw "The staged module at $staged has no daemon/psswarmd: rebuild it." }
+    # A copy of the staged module without debug symbols, obj/ folders or test assemblies.
+    $work = Join-Path $out 'package-work'
+    if (Test-Path $work) { Remove-Item $work -Recurse -Force }
+    $module = Join-Path $work 'PSSwarm'
+    try {
+        Copy-Item $staged $module -Recurse
+        $dropped = @(Get-ChildItem $module -Recurse -Force | Where-Object {
+                ($_.PSIsContainer -and $_.Name -eq 'obj') -or
+                (-not $_.PSIsContainer -and ($_.Name -like '*.pdb' -or $_.Name -like '*.Tests.dll' -or $_.Name -like 'xunit.*'))
+            })
+        foreach ($item in $dropped) {
+            if (Test-Path $item.FullName) { Remove-Item $item.FullName -Recurse -Force }
+            Write-Host "  not packaged: $([IO.Path]::GetRelativePath($module, $item.FullName))"
+        }
+        $nupkg = Join-Path $out "PSSwarm.$version.nupkg"
+        Remove-Item $nupkg -ErrorAction SilentlyContinue
+        Import-Module Microsoft.PowerShell.PSResourceGet -ErrorAction Stop
+        Compress-PSResource -Path $module -DestinationPath $out
+        if (-not (Test-Path $nupkg)) { throw "Compress-PSResource did not write $nupkg" }
+    }
+    finally { Remove-Item $work -Recurse -Force -ErrorAction SilentlyContinue }
+    $size = (Get-Item $nupkg).Length
+    Write-Host ('Packaged {0} ({1:0.0} MB)' -f $nupkg, ($size / 1MB)) -ForegroundColor Green
+    $nupkg
 }
 
 function Get-PesterModule {
@@ -151,6 +186,10 @@ function Write-Summary($counts) {
 
 switch ($Task) {
     'Build' { Invoke-Build }
+    'Package' {
+        if (-not $NoBuild) { Invoke-Build }
+        $null = Invoke-Package
+    }
     'Docs' { Invoke-Docs }
     'Clean' { if (Test-Path $out) { Remove-Item $out -Recurse -Force } }
     'UnitTest' {
