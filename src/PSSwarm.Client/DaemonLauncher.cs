@@ -21,6 +21,7 @@ public static partial class DaemonLauncher
         if (!File.Exists(daemonPath))
             throw new SwarmClientException("SwarmDaemonMissing", "ObjectNotFound",
                 $"The daemon executable {daemonPath} does not exist. Build the module with 'dotnet pwsh ./build.ps1 Build'.");
+        EnsureExecutable(daemonPath);
         var resolved = SwarmEndpoint.Resolve(endpoint);
         var root = Path.GetFullPath(string.IsNullOrWhiteSpace(dataRoot) ? DefaultDataRoot : dataRoot);
         var client = SwarmClient.For(resolved);
@@ -94,6 +95,35 @@ public static partial class DaemonLauncher
         return result;
     }
 
+    /// <summary>
+    /// Gives the daemon its execute bits back when they are missing: a module installed from a .nupkg
+    /// (Install-PSResource extracts a zip) has every file 0644. Adds x wherever r is set (0644 -> 0755).
+    /// Throws SwarmDaemonNotExecutable when it cannot (read-only file system, another user's file).
+    /// </summary>
+    public static void EnsureExecutable(string daemonPath)
+    {
+        if (OperatingSystem.IsWindows() || Access(daemonPath, X_OK) == 0) return;
+        try
+        {
+            var current = File.GetUnixFileMode(daemonPath);
+            var mode = current | UnixFileMode.UserExecute;
+            if (mode.HasFlag(UnixFileMode.GroupRead)) mode |= UnixFileMode.GroupExecute;
+            if (mode.HasFlag(UnixFileMode.OtherRead)) mode |= UnixFileMode.OtherExecute;
+            if (mode != current) File.SetUnixFileMode(daemonPath, mode);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new SwarmClientException("SwarmDaemonNotExecutable", "PermissionDenied",
+                $"The daemon {daemonPath} is not executable and its execute bit could not be set ({e.Message}). " +
+                $"Run 'chmod +x {daemonPath}' as the owner of the module's files, or install the module where you can write.", e);
+        }
+        if (Access(daemonPath, X_OK) != 0)
+            throw new SwarmClientException("SwarmDaemonNotExecutable", "PermissionDenied",
+                $"The daemon {daemonPath} is not executable for this user although its execute bits are set " +
+                $"({Convert.ToString((int)File.GetUnixFileMode(daemonPath), 8)}): its file system may be mounted noexec, or only its owner may run it. " +
+                "Install the module where this user can run programs.");
+    }
+
     private static async Task<bool> AnswersAsync(SwarmClient client, CancellationToken token)
     {
         try
@@ -137,4 +167,9 @@ public static partial class DaemonLauncher
 
     [LibraryImport("libc", EntryPoint = "kill", SetLastError = true)]
     private static partial int Kill(int pid, int signal);
+
+    private const int X_OK = 1;
+
+    [LibraryImport("libc", EntryPoint = "access", StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
+    private static partial int Access(string path, int mode);
 }
