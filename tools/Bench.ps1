@@ -42,6 +42,9 @@ param(
     # Remote join through SSH remoting (tools/bench/RemoteJoin.ps1: three namespace hosts with sshd; needs root
     # and tools/testhost/Install-Prerequisites.sh; about a minute); 0 skips it.
     [int] $RemoteJoin = 1,
+    # The module scenario (tools/bench/Module.ps1: Import-Module cold and warm in new processes, the first
+    # call, the package and staged sizes; under a minute): runs of each; 0 skips it.
+    [int] $ModuleRuns = 5,
     # Copy the three managers' psswarmd.log files next to the JSON (<OutputPath's folder>/logs/).
     [switch] $KeepLogs
 )
@@ -87,6 +90,7 @@ $result = [ordered]@{
     spuriousElections          = $null
     scale                      = [ordered]@{ nodes = $null; joinAllSeconds = $null; nodeListMs = $null; heartbeatsPerSec = $null; managerRssMB = $null; managerCpuPercent = $null; spuriousDown = $null }
     caRotation                 = [ordered]@{ nodes = $null; rotateMs = $null; rotateMsRuns = $null; rotateMs1s = $null; rotateMs1sRuns = $null; failures = $null }
+    module                     = [ordered]@{ importColdMs = $null; importWarmMs = $null; firstCallMs = $null; firstCallColdMs = $null; processWarmMs = $null; nupkgBytes = $null; nupkgMB = $null; stagedBytes = $null; stagedMB = $null }
     security                   = $null
     runs                       = [ordered]@{}   # every run of the fault-tolerance figures (null: timed out)
     details                    = [ordered]@{}   # the other printed figures
@@ -710,6 +714,20 @@ try {
         catch { Fail-Section 'remoteJoin' $_ }
     }
     else { $result.notes.Add('remoteJoin: skipped (-RemoteJoin 0)') }
+    if ($ModuleRuns -gt 0) {
+        Say "Module: Import-Module in new pwsh processes (cold: page cache dropped; warm), the first call, package and staged sizes"
+        try {
+            $moduleRun = @(& (Join-Path $PSScriptRoot 'bench/Module.ps1') -ModulePath ([IO.Path]::GetFullPath($ModulePath)) -Runs $ModuleRuns) | Select-Object -Last 1
+            foreach ($key in @($result.module.Keys)) { $result.module[$key] = $moduleRun.$key }
+            $result.details.module = $moduleRun.details
+            if ($moduleRun.details.error) { $script:sectionFailed = $true; $result.errors.Add("module: $($moduleRun.details.error)") }
+        }
+        catch { Fail-Section 'module' $_ }
+    }
+    else {
+        Say 'Module: skipped (-ModuleRuns 0): the "module" figures are null.'
+        $result.notes.Add('module: skipped (-ModuleRuns 0); every module figure is null')
+    }
     Say
     Say 'Docker 20.10 on this machine kind: worker join 144 ms, manager join 620 ms, node list through its API 0.8 ms (issue #3).'
     Say 'Docker 20.10 on this machine kind (issue #2): swarm init 150-600 ms, join-token API 0.6 ms, rotation API 9 ms, dockerd ~100 MB RSS + containerd 39 MB.'
