@@ -1,4 +1,4 @@
-using PSSwarm.Protocol.Control;
+using PSSwarm.Client.Api;
 
 namespace PSSwarm.Client;
 

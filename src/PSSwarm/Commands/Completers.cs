@@ -2,6 +2,7 @@ using System.Collections;
 using System.Management.Automation;
 using System.Management.Automation.Language;
 using PSSwarm.Client;
+using PSSwarm.Client.Api;
 
 namespace PSSwarm.Commands;
 
@@ -19,10 +20,10 @@ public sealed class NodeIdCompleter : IArgumentCompleter
     {
         var typed = Completion.Unquote(wordToComplete);
         var endpoint = fakeBoundParameters.Contains("Endpoint") ? fakeBoundParameters["Endpoint"] as string : null;
-        PSSwarm.Protocol.Control.NodeList nodes;
+        IReadOnlyList<Node> nodes;
         try
         {
-            var client = SwarmClient.For(endpoint);
+            var client = SwarmApi.For(endpoint);
             using var cts = new CancellationTokenSource(Timeout);
             nodes = client.ListNodesAsync(cts.Token).WaitAsync(Timeout).GetAwaiter().GetResult();
         }
@@ -31,13 +32,13 @@ public sealed class NodeIdCompleter : IArgumentCompleter
             return [];
         }
         var results = new List<CompletionResult>();
-        foreach (var node in nodes.Nodes.OrderBy(n => n.Hostname, StringComparer.Ordinal))
+        foreach (var node in nodes.OrderBy(n => n.Hostname, StringComparer.Ordinal))
         {
-            var tip = $"{node.Hostname} ({node.Id}): {(node.Role == PSSwarm.Protocol.Control.NodeRole.RoleManager ? "manager" : "worker")}, {Completion.Status(node.Status)}";
+            var tip = $"{node.Hostname} ({node.Id}): {(node.Role == Role.Manager ? "manager" : "worker")}, {Completion.Status(node.Status)}";
             if (node.Hostname.Length > 0 && node.Hostname.StartsWith(typed, StringComparison.OrdinalIgnoreCase))
                 results.Add(new CompletionResult(Completion.Quote(node.Hostname), node.Hostname, CompletionResultType.ParameterValue, tip));
         }
-        foreach (var node in nodes.Nodes.OrderBy(n => n.Id, StringComparer.Ordinal))
+        foreach (var node in nodes.OrderBy(n => n.Id, StringComparer.Ordinal))
         {
             if (node.Id.StartsWith(typed, StringComparison.OrdinalIgnoreCase))
                 results.Add(new CompletionResult(node.Id, node.Id, CompletionResultType.ParameterValue, $"{node.Id}: {node.Hostname}"));
@@ -85,11 +86,11 @@ internal static class Completion
     public static string Quote(string value)
         => value.Any(c => char.IsWhiteSpace(c) || "'\"`$&|;,(){}@#<>".Contains(c)) ? "'" + value.Replace("'", "''") + "'" : value;
 
-    public static string Status(PSSwarm.Protocol.Control.NodeStatus status) => status switch
+    public static string Status(PSSwarm.Client.Api.NodeStatus status) => status switch
     {
-        PSSwarm.Protocol.Control.NodeStatus.StatusReady => "Ready",
-        PSSwarm.Protocol.Control.NodeStatus.StatusDown => "Down",
-        PSSwarm.Protocol.Control.NodeStatus.StatusDisconnected => "Disconnected",
+        PSSwarm.Client.Api.NodeStatus.Ready => "Ready",
+        PSSwarm.Client.Api.NodeStatus.Down => "Down",
+        PSSwarm.Client.Api.NodeStatus.Disconnected => "Disconnected",
         _ => "Unknown",
     };
 

@@ -1,6 +1,6 @@
 using System.Collections;
 using System.Management.Automation;
-using Proto = PSSwarm.Protocol.Control;
+using Api = PSSwarm.Client.Api;
 
 namespace PSSwarm.Commands;
 
@@ -34,14 +34,14 @@ public sealed class JoinSwarmCommand : SwarmCmdlet
     {
         var managers = string.Join(", ", RemoteAddress);
         if (!ShouldProcess(Client.Endpoint, $"Join the swarm of {managers}")) return;
-        var request = new Proto.JoinRequest
+        var request = new Api.JoinOptions
         {
             Token = Token,
+            RemoteAddresses = RemoteAddress,
             AdvertiseAddress = AdvertiseAddress ?? "",
             ListenAddress = ListenAddress,
-            Availability = Mapping.ToProto(Availability),
+            Availability = Mapping.ToApi(Availability),
         };
-        request.RemoteAddresses.Add(RemoteAddress);
         var progress = new ProgressRecord(1, "Join-Swarm", $"Joining the swarm via {managers}");
         WriteProgress(progress);
         var node = Mapping.ToNode(Call((c, t) => c.JoinAsync(request, t), Token.Length > 0 ? managers : null));
@@ -88,18 +88,19 @@ public sealed class SetSwarmNodeCommand : SwarmCmdlet
         var bound = MyInvocation.BoundParameters;
         foreach (var id in Id)
         {
-            var request = new Proto.UpdateNodeRequest { Id = id };
+            Api.Availability? availability = null;
+            Api.Role? role = null;
+            var addLabels = new Dictionary<string, string>(StringComparer.Ordinal);
+            var removeLabels = new List<string>();
             var changes = new List<string>();
             if (bound.ContainsKey(nameof(Availability)))
             {
-                request.HasAvailability = true;
-                request.Availability = Mapping.ToProto(Availability);
+                availability = Mapping.ToApi(Availability);
                 changes.Add($"availability {Availability}");
             }
             if (bound.ContainsKey(nameof(Role)))
             {
-                request.HasRole = true;
-                request.Role = Mapping.ToProto(Role);
+                role = Mapping.ToApi(Role);
                 changes.Add(Role == NodeRole.Manager ? "promote to manager" : "demote to worker");
             }
             if (Label is not null)
@@ -107,16 +108,17 @@ public sealed class SetSwarmNodeCommand : SwarmCmdlet
                 foreach (DictionaryEntry e in Label)
                 {
                     var key = e.Key?.ToString() ?? "";
-                    if (e.Value is null) request.RemoveLabels.Add(key);
-                    else request.AddLabels[key] = LanguagePrimitives.ConvertTo<string>(e.Value);
+                    if (e.Value is null) removeLabels.Add(key);
+                    else addLabels[key] = LanguagePrimitives.ConvertTo<string>(e.Value);
                 }
                 changes.Add("labels");
             }
             if (RemoveLabel is not null)
             {
-                request.RemoveLabels.Add(RemoveLabel);
+                removeLabels.AddRange(RemoveLabel);
                 changes.Add("remove labels");
             }
+            var request = new Api.NodeUpdate { Id = id, Availability = availability, Role = role, AddLabels = addLabels, RemoveLabels = removeLabels };
             if (changes.Count == 0)
             {
                 WriteWarning($"No change requested for node {id}: use -Availability, -Role, -Label or -RemoveLabel.");

@@ -1,6 +1,6 @@
 using System.Management.Automation;
 using PSSwarm.Client;
-using Proto = PSSwarm.Protocol.Control;
+using Api = PSSwarm.Client.Api;
 
 namespace PSSwarm.Commands;
 
@@ -22,18 +22,18 @@ public sealed class GetSwarmNodeCommand : SwarmCmdlet
     [Parameter(ParameterSetName = "List")]
     public NodeRole? Role { get; set; }
 
-    private List<Proto.Node>? nodes;
+    private List<Api.Node>? nodes;
 
     protected override void ProcessRecord()
     {
-        nodes ??= Call((c, t) => c.ListNodesAsync(t)).Nodes.ToList();
+        nodes ??= Call((c, t) => c.ListNodesAsync(t)).ToList();
         if (Self)
         {
             foreach (var n in nodes.Where(n => n.IsSelf)) WriteObject(Mapping.ToNode(n));
             return;
         }
-        IEnumerable<Proto.Node> selected = nodes;
-        if (Role is { } role) selected = selected.Where(n => n.Role == Mapping.ToProto(role));
+        IEnumerable<Api.Node> selected = nodes;
+        if (Role is { } role) selected = selected.Where(n => n.Role == Mapping.ToApi(role));
         if (Id is null)
         {
             foreach (var n in selected) WriteObject(Mapping.ToNode(n));

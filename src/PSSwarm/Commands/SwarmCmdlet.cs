@@ -1,5 +1,6 @@
 using System.Management.Automation;
 using PSSwarm.Client;
+using PSSwarm.Client.Api;
 
 namespace PSSwarm.Commands;
 
@@ -11,7 +12,7 @@ namespace PSSwarm.Commands;
 public abstract class SwarmCmdlet : PSCmdlet
 {
     private readonly CancellationTokenSource cancellation = new();
-    private SwarmClient? client;
+    private SwarmApi? client;
 
     /// <summary>The daemon's control endpoint, e.g. unix:///tmp/n1.sock.</summary>
     [Parameter(ValueFromPipelineByPropertyName = false)]
@@ -21,13 +22,13 @@ public abstract class SwarmCmdlet : PSCmdlet
 
     protected CancellationToken CancellationToken => cancellation.Token;
 
-    protected SwarmClient Client
+    protected SwarmApi Client
     {
         get
         {
             if (client is null)
             {
-                try { client = SwarmClient.For(Endpoint); }
+                try { client = SwarmApi.For(Endpoint); }
                 catch (SwarmClientException e) { ThrowTerminatingError(ToErrorRecord(e, Endpoint)); }
             }
             return client!;
@@ -61,7 +62,7 @@ public abstract class SwarmCmdlet : PSCmdlet
     /// Runs a client call on the pipeline thread; failures become terminating errors. A call that
     /// takes longer than a second shows a progress record with its elapsed time until it ends.
     /// </summary>
-    protected T Call<T>(Func<SwarmClient, CancellationToken, Task<T>> call, object? target = null)
+    protected T Call<T>(Func<SwarmApi, CancellationToken, Task<T>> call, object? target = null)
     {
         try
         {
@@ -102,6 +103,10 @@ public abstract class SwarmCmdlet : PSCmdlet
             throw new PipelineStoppedException();
         }
     }
+
+    /// <summary>A call that returns nothing (Leave, Unlock, RemoveNode): as <see cref="Call{T}"/>.</summary>
+    protected void Call(Func<SwarmApi, CancellationToken, Task> call, object? target = null)
+        => Call(async (c, t) => { await call(c, t).ConfigureAwait(false); return true; }, target);
 
     internal static ErrorRecord ToErrorRecord(SwarmClientException e, object? target)
     {

@@ -1,5 +1,5 @@
 using System.Management.Automation;
-using Proto = PSSwarm.Protocol.Control;
+using Api = PSSwarm.Client.Api;
 
 namespace PSSwarm.Commands;
 
@@ -33,16 +33,14 @@ public sealed class InitializeSwarmCommand : SwarmCmdlet
 
     protected override void EndProcessing()
     {
-        var request = new Proto.InitRequest
+        var request = new Api.InitOptions
         {
             AdvertiseAddress = AdvertiseAddress ?? "",
             ListenAddress = ListenAddress,
             ForceNewCluster = ForceNewCluster,
-            Availability = Mapping.ToProto(Availability),
-            CertExpiryMs = (long)CertExpiry.TotalMilliseconds,
-            HasCertExpiry = true,
-            DispatcherHeartbeatMs = (long)DispatcherHeartbeat.TotalMilliseconds,
-            HasDispatcherHeartbeat = true,
+            Availability = Mapping.ToApi(Availability),
+            CertExpiry = CertExpiry,
+            DispatcherHeartbeat = DispatcherHeartbeat,
             Autolock = Autolock,
         };
         if (!ShouldProcess(Client.Endpoint, ForceNewCluster ? "Initialize swarm (force new cluster)" : "Initialize swarm")) return;
@@ -88,22 +86,18 @@ public sealed class SetSwarmCommand : SwarmCmdlet
     protected override void EndProcessing()
     {
         var bound = MyInvocation.BoundParameters;
-        var request = new Proto.UpdateSwarmRequest
+        var request = new Api.SwarmUpdate
         {
-            HasCertExpiry = bound.ContainsKey(nameof(CertExpiry)),
-            CertExpiryMs = (long)CertExpiry.TotalMilliseconds,
-            HasDispatcherHeartbeat = bound.ContainsKey(nameof(DispatcherHeartbeat)),
-            DispatcherHeartbeatMs = (long)DispatcherHeartbeat.TotalMilliseconds,
-            HasAutolock = bound.ContainsKey(nameof(Autolock)),
-            Autolock = Autolock,
-            HasTaskHistoryLimit = bound.ContainsKey(nameof(TaskHistoryLimit)),
-            TaskHistoryLimit = TaskHistoryLimit,
+            CertExpiry = bound.ContainsKey(nameof(CertExpiry)) ? CertExpiry : null,
+            DispatcherHeartbeat = bound.ContainsKey(nameof(DispatcherHeartbeat)) ? DispatcherHeartbeat : null,
+            Autolock = bound.ContainsKey(nameof(Autolock)) ? Autolock.IsPresent : null,
+            TaskHistoryLimit = bound.ContainsKey(nameof(TaskHistoryLimit)) ? TaskHistoryLimit : null,
         };
         var changes = new List<string>();
-        if (request.HasCertExpiry) changes.Add($"certificate expiry {CertExpiry}");
-        if (request.HasDispatcherHeartbeat) changes.Add($"dispatcher heartbeat {DispatcherHeartbeat}");
-        if (request.HasAutolock) changes.Add($"autolock {(Autolock ? "on" : "off")}");
-        if (request.HasTaskHistoryLimit) changes.Add($"task history limit {TaskHistoryLimit}");
+        if (request.CertExpiry is not null) changes.Add($"certificate expiry {CertExpiry}");
+        if (request.DispatcherHeartbeat is not null) changes.Add($"dispatcher heartbeat {DispatcherHeartbeat}");
+        if (request.Autolock is not null) changes.Add($"autolock {(Autolock ? "on" : "off")}");
+        if (request.TaskHistoryLimit is not null) changes.Add($"task history limit {TaskHistoryLimit}");
         if (!ShouldProcess(Client.Endpoint, changes.Count == 0 ? "Update swarm (no change)" : "Update swarm: " + string.Join(", ", changes))) return;
         var info = Call((c, t) => c.UpdateSwarmAsync(request, t));
         WriteVerbose("Swarm updated.");
@@ -149,12 +143,11 @@ public sealed class UpdateSwarmCACommand : SwarmCmdlet
 
     protected override void EndProcessing()
     {
-        var request = new Proto.RotateCARequest();
-        if (Certificate is not null) request.CertificatePem = ReadPemFile(Certificate, nameof(Certificate));
-        if (Key is not null) request.KeyPem = ReadPemFile(Key, nameof(Key));
+        var certificatePem = Certificate is null ? null : ReadPemFile(Certificate, nameof(Certificate));
+        var keyPem = Key is null ? null : ReadPemFile(Key, nameof(Key));
         var what = Certificate is null ? "Rotate the swarm's root CA to a new generated root" : $"Rotate the swarm's root CA to the root in {Certificate}";
         if (!ShouldProcess(Client.Endpoint, what)) return;
-        var info = Call((c, t) => c.RotateCAAsync(request, t));
+        var info = Call((c, t) => c.RotateCAAsync(certificatePem, keyPem, t));
         var target = info.NextDigest;
         WriteVerbose($"Root CA rotation started: the next root is {target}.");
         if (Detach || !info.RotationInProgress)
@@ -249,11 +242,11 @@ public sealed class GetSwarmNetworkCommand : SwarmCmdlet
     [ValidateNotNullOrEmpty]
     public string[]? Name { get; set; }
 
-    private List<Proto.Network>? networks;
+    private List<Api.Network>? networks;
 
     protected override void ProcessRecord()
     {
-        networks ??= Call((c, t) => c.ListNetworksAsync(t)).Networks.ToList();
+        networks ??= Call((c, t) => c.ListNetworksAsync(t)).ToList();
         if (Name is null)
         {
             foreach (var n in networks) WriteObject(Mapping.ToNetwork(n));

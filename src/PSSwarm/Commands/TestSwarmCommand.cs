@@ -1,6 +1,6 @@
 using System.Management.Automation;
 using PSSwarm.Client;
-using Proto = PSSwarm.Protocol.Control;
+using PSSwarm.Client.Api;
 
 namespace PSSwarm.Commands;
 
@@ -35,16 +35,14 @@ public sealed class TestSwarmCommand : SwarmCmdlet
     protected override void EndProcessing()
     {
         var checks = new List<SwarmCheck>();
-        var request = new Proto.CheckRequest { ListenAddress = ListenAddress ?? "", AdvertiseAddress = AdvertiseAddress ?? "" };
-        if (RemoteAddress is not null) request.RemoteAddresses.AddRange(RemoteAddress);
         string endpoint;
         try { endpoint = SwarmEndpoint.Resolve(Endpoint); }
         catch (SwarmClientException e) { ThrowError(e.ErrorId, ErrorCategory.InvalidArgument, e.Message, Endpoint); return; }
         try
         {
-            var list = SwarmClient.For(endpoint).RunChecksAsync(request, CancellationToken).GetAwaiter().GetResult();
+            var list = SwarmApi.For(endpoint).RunChecksAsync(ListenAddress ?? "", AdvertiseAddress ?? "", RemoteAddress, CancellationToken).GetAwaiter().GetResult();
             checks.Add(new SwarmCheck("Daemon", SwarmCheckResult.Pass, $"The daemon at {endpoint} answers."));
-            checks.AddRange(list.Checks.Select(c => new SwarmCheck(c.Name, (SwarmCheckResult)(int)c.Result, c.Message)));
+            checks.AddRange(list.Select(c => new SwarmCheck(c.Name, (SwarmCheckResult)(int)c.Result, c.Message)));
         }
         catch (SwarmClientException e)
         {

@@ -1,5 +1,5 @@
 using System.Management.Automation;
-using Proto = PSSwarm.Protocol.Control;
+using Api = PSSwarm.Client.Api;
 
 namespace PSSwarm.Commands;
 
@@ -23,14 +23,14 @@ public sealed class GetSwarmJoinTokenCommand : SwarmCmdlet
     {
         if (All)
         {
-            foreach (var t in Call((c, t) => c.ListJoinTokensAsync(t)).Tokens)
+            foreach (var t in Call((c, t) => c.ListJoinTokensAsync(t)))
             {
                 var token = Mapping.ToToken(t);
                 WriteObject(Quiet ? token.Token : token);
             }
             return;
         }
-        var one = Mapping.ToToken(Call((c, t) => c.GetJoinTokenAsync(Mapping.ToProto(Role), t)));
+        var one = Mapping.ToToken(Call((c, t) => c.GetJoinTokenAsync(Mapping.ToApi(Role), t)));
         WriteObject(Quiet ? one.Token : one);
     }
 }
@@ -68,16 +68,16 @@ public sealed class NewSwarmJoinTokenCommand : SwarmCmdlet
         var bound = MyInvocation.BoundParameters;
         if (bound.ContainsKey(nameof(ExpiresIn)) && ExpiresIn < TimeSpan.FromSeconds(1))
             ThrowError("SwarmInvalidArgument", ErrorCategory.InvalidArgument, "-ExpiresIn must be at least 1 second", ExpiresIn);
-        var request = new Proto.CreateJoinTokenRequest
+        var request = new Api.JoinTokenOptions
         {
-            Role = Mapping.ToProto(Role),
-            ExpiresInMs = bound.ContainsKey(nameof(ExpiresIn)) ? (long)ExpiresIn.TotalMilliseconds : 0,
-            MaxUses = bound.ContainsKey(nameof(MaxUses)) ? MaxUses : 0,
+            Role = Mapping.ToApi(Role),
+            ExpiresIn = bound.ContainsKey(nameof(ExpiresIn)) ? ExpiresIn : null,
+            MaxUses = bound.ContainsKey(nameof(MaxUses)) ? MaxUses : null,
             Description = Description,
         };
         var limits = new List<string>();
-        if (request.ExpiresInMs > 0) limits.Add($"expires in {ExpiresIn}");
-        if (request.MaxUses > 0) limits.Add($"admits {MaxUses} node(s)");
+        if (request.ExpiresIn is not null) limits.Add($"expires in {ExpiresIn}");
+        if (request.MaxUses is not null) limits.Add($"admits {MaxUses} node(s)");
         if (!ShouldProcess($"{Role} join token on {Client.Endpoint}", limits.Count == 0 ? "Create" : $"Create ({string.Join(", ", limits)})")) return;
         var token = Mapping.ToToken(Call((c, t) => c.CreateJoinTokenAsync(request, t)));
         WriteVerbose($"Created {Role.ToString().ToLowerInvariant()} join token {token.Id}.");
@@ -132,7 +132,7 @@ public sealed class UpdateSwarmJoinTokenCommand : SwarmCmdlet
     protected override void ProcessRecord()
     {
         if (!ShouldProcess($"{Role} join token on {Client.Endpoint}", "Rotate")) return;
-        var token = Mapping.ToToken(Call((c, t) => c.RotateJoinTokenAsync(Mapping.ToProto(Role), t)));
+        var token = Mapping.ToToken(Call((c, t) => c.RotateJoinTokenAsync(Mapping.ToApi(Role), t)));
         WriteVerbose($"Successfully rotated {Role.ToString().ToLowerInvariant()} join token.");
         WriteObject(Quiet ? token.Token : token);
     }

@@ -22,9 +22,9 @@ public sealed class UnlockSwarmCommand : SwarmCmdlet
         {
             // Docker checks the node's state before it prompts.
             var info = Call((c, t) => c.GetInfoAsync(t));
-            if (info.LocalNodeState == PSSwarm.Protocol.Control.LocalNodeState.LocalInactive)
+            if (info.LocalNodeState == PSSwarm.Client.Api.LocalNodeState.Inactive)
                 ThrowError("SwarmNotActive", ErrorCategory.InvalidOperation, "This node is not part of a swarm");
-            if (info.LocalNodeState != PSSwarm.Protocol.Control.LocalNodeState.LocalLocked)
+            if (info.LocalNodeState != PSSwarm.Client.Api.LocalNodeState.Locked)
                 ThrowError("SwarmNotLocked", ErrorCategory.InvalidOperation, "swarm is not locked");
             Host.UI.Write("Enter unlock key: ");
             key = Host.UI.ReadLineAsSecureString();
@@ -46,8 +46,8 @@ public sealed class GetSwarmUnlockKeyCommand : SwarmCmdlet
 
     protected override void EndProcessing()
     {
-        var info = Call((c, t) => c.GetUnlockKeyAsync(t));
-        WriteObject(AsPlainText ? info.Key : new SwarmUnlockKey(UnlockKeys.Secure(info.Key)));
+        var key = Call((c, t) => c.GetUnlockKeyAsync(t));
+        WriteObject(AsPlainText ? key : new SwarmUnlockKey(UnlockKeys.Secure(key)));
     }
 }
 
@@ -59,9 +59,9 @@ public sealed class UpdateSwarmUnlockKeyCommand : SwarmCmdlet
     protected override void EndProcessing()
     {
         if (!ShouldProcess(Client.Endpoint, "Rotate the swarm's unlock key")) return;
-        var info = Call((c, t) => c.RotateUnlockKeyAsync(t));
+        var key = Call((c, t) => c.RotateUnlockKeyAsync(t));
         WriteVerbose("Successfully rotated manager unlock key.");
-        WriteObject(new SwarmUnlockKey(UnlockKeys.Secure(info.Key)));
+        WriteObject(new SwarmUnlockKey(UnlockKeys.Secure(key)));
     }
 }
 

@@ -1,14 +1,14 @@
 using System.Collections;
 using System.Security.Cryptography.X509Certificates;
 using PSSwarm.Client;
-using Proto = PSSwarm.Protocol.Control;
+using Api = PSSwarm.Client.Api;
 
 namespace PSSwarm;
 
-/// <summary>Control-API messages to the module's output types (which must live in this assembly).</summary>
+/// <summary>The client's plain API records to the module's output types (which must live in this assembly).</summary>
 internal static class Mapping
 {
-    public static SwarmInfo ToInfo(Proto.SwarmInfo i) => new()
+    public static SwarmInfo ToInfo(Api.SwarmInfo i) => new()
     {
         Id = Empty(i.Id),
         Name = Empty(i.Name),
@@ -16,14 +16,14 @@ internal static class Mapping
         NodeAddress = Empty(i.NodeAddress),
         LocalNodeState = (LocalNodeState)(int)i.LocalNodeState,
         IsManager = i.IsManager,
-        Managers = i.IsManager && i.LocalNodeState == Proto.LocalNodeState.LocalActive ? i.Managers : null,
-        Nodes = i.IsManager && i.LocalNodeState == Proto.LocalNodeState.LocalActive ? i.Nodes : null,
-        CreatedAt = Time(i.CreatedUnixMs),
-        UpdatedAt = Time(i.UpdatedUnixMs),
+        Managers = i.IsManager && i.LocalNodeState == Api.LocalNodeState.Active ? i.Managers : null,
+        Nodes = i.IsManager && i.LocalNodeState == Api.LocalNodeState.Active ? i.Nodes : null,
+        CreatedAt = i.CreatedAt,
+        UpdatedAt = i.UpdatedAt,
         RootCACertificate = RootCertificate(i.RootCaPem),
-        CertExpiry = i.CertExpiryMs > 0 ? TimeSpan.FromMilliseconds(i.CertExpiryMs) : null,
-        DispatcherHeartbeat = i.DispatcherHeartbeatMs > 0 ? TimeSpan.FromMilliseconds(i.DispatcherHeartbeatMs) : null,
-        TaskHistoryLimit = i.CertExpiryMs > 0 ? i.TaskHistoryLimit : null,
+        CertExpiry = i.CertExpiry,
+        DispatcherHeartbeat = i.DispatcherHeartbeat,
+        TaskHistoryLimit = i.CertExpiry is not null ? i.TaskHistoryLimit : null,
         Autolock = i.Autolock,
         JoinTokens = i.WorkerToken is not null && i.ManagerToken is not null
             ? new SwarmJoinTokens(ToToken(i.WorkerToken), ToToken(i.ManagerToken))
@@ -45,30 +45,30 @@ internal static class Mapping
         return certificate;
     }
 
-    public static SwarmJoinToken ToToken(Proto.JoinToken t)
+    public static SwarmJoinToken ToToken(Api.JoinToken t)
     {
-        var role = t.Role == Proto.NodeRole.RoleManager ? NodeRole.Manager : NodeRole.Worker;
+        var role = t.Role == Api.Role.Manager ? NodeRole.Manager : NodeRole.Worker;
         if (t.Id.Length == 0) return new SwarmJoinToken(role, t.Token, t.RemoteAddresses.ToArray());
         return new SwarmJoinToken(role, t.Token, t.RemoteAddresses.ToArray())
         {
             Id = t.Id,
             Description = t.Description,
-            CreatedAt = DateTimeOffset.FromUnixTimeMilliseconds(t.CreatedUnixMs),
-            ExpiresAt = t.ExpiresUnixMs > 0 ? DateTimeOffset.FromUnixTimeMilliseconds(t.ExpiresUnixMs) : null,
-            MaxUses = t.MaxUses > 0 ? t.MaxUses : null,
+            CreatedAt = t.CreatedAt,
+            ExpiresAt = t.ExpiresAt,
+            MaxUses = t.MaxUses,
             Uses = t.Uses,
         };
     }
 
-    public static Proto.NodeRole ToProto(NodeRole role) => role == NodeRole.Manager ? Proto.NodeRole.RoleManager : Proto.NodeRole.RoleWorker;
+    public static Api.Role ToApi(NodeRole role) => role == NodeRole.Manager ? Api.Role.Manager : Api.Role.Worker;
 
-    public static Proto.Availability ToProto(NodeAvailability a) => (Proto.Availability)(int)a;
+    public static Api.Availability ToApi(NodeAvailability a) => (Api.Availability)(int)a;
 
-    public static SwarmNode ToNode(Proto.Node n)
+    public static SwarmNode ToNode(Api.Node n)
     {
         var labels = new Hashtable(StringComparer.Ordinal);
         foreach (var (k, v) in n.Labels) labels[k] = v;
-        var manager = n.Role == Proto.NodeRole.RoleManager;
+        var manager = n.Role == Api.Role.Manager;
         return new SwarmNode
         {
             Id = n.Id,
@@ -82,18 +82,18 @@ internal static class Mapping
             Reachability = manager ? (Reachability)(int)n.Reachability : null,
             ManagerAddress = manager ? n.ManagerAddress : null,
             Labels = labels,
-            CreatedAt = Time(n.CreatedUnixMs) ?? default,
-            UpdatedAt = Time(n.UpdatedUnixMs) ?? default,
-            CertificateExpiry = Time(n.CertificateExpiryUnixMs),
+            CreatedAt = n.CreatedAt ?? default,
+            UpdatedAt = n.UpdatedAt ?? default,
+            CertificateExpiry = n.CertificateExpiry,
             Version = n.Version,
             IsSelf = n.IsSelf,
         };
     }
 
-    public static SwarmNetwork ToNetwork(Proto.Network n) => new()
+    public static SwarmNetwork ToNetwork(Api.Network n) => new()
     {
         Id = n.Id, Name = n.Name, Driver = n.Driver, Scope = n.Scope, Subnet = n.Subnet, Gateway = n.Gateway,
-        Ingress = n.Ingress, CreatedAt = Time(n.CreatedUnixMs) ?? default,
+        Ingress = n.Ingress, CreatedAt = n.CreatedAt ?? default,
     };
 
     public static SwarmDaemonInfo ToDaemon(DaemonProcess d) => new()
@@ -103,6 +103,4 @@ internal static class Mapping
     };
 
     private static string? Empty(string s) => string.IsNullOrEmpty(s) ? null : s;
-
-    private static DateTimeOffset? Time(long unixMs) => unixMs > 0 ? DateTimeOffset.FromUnixTimeMilliseconds(unixMs) : null;
 }

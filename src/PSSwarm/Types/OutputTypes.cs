@@ -34,7 +34,7 @@ public sealed class SwarmInfo
 /// <summary>The swarm's root CA (Get-SwarmCA, docker swarm ca).</summary>
 public sealed class SwarmCA
 {
-    internal SwarmCA(PSSwarm.Protocol.Control.CAInfo info)
+    internal SwarmCA(PSSwarm.Client.Api.CertificateAuthority info)
     {
         Pem = info.RootCaPem;
         Certificate = X509Certificate2.CreateFromPem(Pem);
@@ -46,7 +46,7 @@ public sealed class SwarmCA
             NextDigest = info.NextDigest;
             NodesRotated = info.NodesRotated;
             NodesTotal = info.NodesTotal;
-            RotationStartedAt = DateTimeOffset.FromUnixTimeMilliseconds(info.RotationStartedUnixMs);
+            RotationStartedAt = info.RotationStartedAt;
         }
     }
 
