@@ -307,7 +307,7 @@ try {
         $null = $workerToken | Join-Swarm -Endpoint $peers[2].Endpoint -ListenAddress '127.0.0.204:2377' -AdvertiseAddress '127.0.0.204'
         $count = @(Get-SwarmNode -Endpoint $endpoint).Count
         Start-Sleep -Seconds 2 # let the new node's first heartbeats settle
-        $api = [PSSwarm.Client.SwarmClient]::For($endpoint)
+        $api = (Get-ClientType PSSwarm.Client.SwarmClient)::For($endpoint)
         $ls4api = foreach ($i in 1..$Calls) {
             $sw = [Diagnostics.Stopwatch]::StartNew(); $null = $api.ListNodesAsync([Threading.CancellationToken]::None).GetAwaiter().GetResult(); $sw.Elapsed.TotalMilliseconds
         }
@@ -431,12 +431,13 @@ try {
 
                 # The same from $WriteConcurrency concurrent callers: the client library's async calls,
                 # $WriteConcurrency always in flight (one PowerShell thread keeps them going).
-                $client = [PSSwarm.Client.SwarmClient]::For($leader.Endpoint)
+                $client = (Get-ClientType PSSwarm.Client.SwarmClient)::For($leader.Endpoint)
+                $updateNodeRequest = Get-ClientType PSSwarm.Protocol.Control.UpdateNodeRequest
                 $none = [Threading.CancellationToken]::None
                 $next = 0
                 $newWrite = {
                     param([int] $k)
-                    $req = [PSSwarm.Protocol.Control.UpdateNodeRequest]::new()
+                    $req = $updateNodeRequest::new()
                     $req.Id = $target
                     $req.AddLabels.Add("w$k", "$(++$script:next)")
                     $client.UpdateNodeAsync($req, $none)
@@ -624,7 +625,7 @@ try {
                 }
                 $sw = [Diagnostics.Stopwatch]::StartNew()
                 $starting = @(foreach ($m in $mgrs.Values) {
-                    [PSSwarm.Client.DaemonLauncher]::StartAsync($daemonPath, $m.DataRoot, $m.Endpoint, $m.Name, [NullString]::Value, [TimeSpan]::FromSeconds($WaitTimeoutSeconds), $none)
+                    (Get-ClientType PSSwarm.Client.DaemonLauncher)::StartAsync($daemonPath, $m.DataRoot, $m.Endpoint, $m.Name, [NullString]::Value, [TimeSpan]::FromSeconds($WaitTimeoutSeconds), $none)
                 })
                 $ms = $null; $errors = @{}; $k = 0
                 $vias = @($mgrs.Values)

@@ -87,6 +87,16 @@ function Copy-BenchLogs {
     }
 }
 
+function Get-ClientType {
+    <#
+    A type of the client library (PSSwarm.Client, or its generated PSSwarm.Protocol.Control messages). It loads
+    in PSSwarm's own AssemblyLoadContext, where [PSSwarm.Client.X] does not find it: Assembly.Load does (through
+    the module's resolver). Use it as (Get-ClientType PSSwarm.Client.SwarmClient)::For($endpoint).
+    #>
+    param([Parameter(Mandatory)] [string] $Name)
+    [Reflection.Assembly]::Load('PSSwarm.Client').GetType($Name, $true)
+}
+
 function Get-Median {
     <# The median of the values, or $null when there are none. #>
     param([double[]] $Values)
@@ -100,4 +110,4 @@ function Get-Round2 {
     if ($null -eq $Value) { $null } else { [math]::Round([double]$Value, 2) }
 }
 
-Export-ModuleMember -Function Test-Alive, Wait-Exit, Send-Signal, Find-BenchLeader, Wait-BenchWhole, Stop-BenchDaemons, Copy-BenchLogs, Get-Median, Get-Round2
+Export-ModuleMember -Function Test-Alive, Wait-Exit, Send-Signal, Find-BenchLeader, Wait-BenchWhole, Stop-BenchDaemons, Copy-BenchLogs, Get-ClientType, Get-Median, Get-Round2

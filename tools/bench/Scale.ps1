@@ -125,7 +125,7 @@ function Wait-Whole([double] $TimeoutSeconds = $WaitTimeoutSeconds) { Wait-Bench
 # The leader's node list through the client library (what the cmdlet calls), at most 10 s.
 function Get-NodeList($m) {
     $cts = [Threading.CancellationTokenSource]::new([TimeSpan]::FromSeconds(10))
-    try { [PSSwarm.Client.SwarmClient]::For($m.Endpoint).ListNodesAsync($cts.Token).GetAwaiter().GetResult().Nodes }
+    try { (Get-ClientType PSSwarm.Client.SwarmClient)::For($m.Endpoint).ListNodesAsync($cts.Token).GetAwaiter().GetResult().Nodes }
     finally { $cts.Dispose() }
 }
 # Nodes of the load generator (by ID when known, else by hostname) whose status is Down.
@@ -136,7 +136,7 @@ function Measure-Down($m, $Ids) {
         $mine = if ($Ids) { $Ids.Contains($n.Id) } else { $n.Hostname.StartsWith("$hostnamePrefix-") }
         if (-not $mine) { continue }
         $ours++
-        if ($n.Status -eq [PSSwarm.Protocol.Control.NodeStatus]::StatusDown) { $down++ }
+        if ("$($n.Status)" -eq 'StatusDown') { $down++ }
     }
     [pscustomobject]@{ Down = $down; Total = $total; Ours = $ours }
 }
