@@ -26,7 +26,11 @@ public sealed class DependencyIsolation : IModuleAssemblyInitializer, IModuleAss
     // once, so a second Import-Module (after Remove-Module) must hand back the same assembly.
     private static readonly Lazy<PSSwarmLoadContext> Context = new(() => new PSSwarmLoadContext(DependencyDirectory));
 
-    public void OnImport() => AssemblyLoadContext.Default.Resolving += ResolveBridge;
+    public void OnImport()
+    {
+        AssemblyLoadContext.Default.Resolving -= ResolveBridge; // once, however often the module is imported
+        AssemblyLoadContext.Default.Resolving += ResolveBridge;
+    }
 
     public void OnRemove(PSModuleInfo psModuleInfo) => AssemblyLoadContext.Default.Resolving -= ResolveBridge;
 
