@@ -9,9 +9,11 @@ BeforeAll {
     $null = Import-PSSwarmUnderTest
     $root = New-TestRoot -Name svc
     $daemonPath = Get-PSSwarmDaemonPath
-    # The client library holds the service logic; load it now (the module loads it on first use).
-    $null = [System.Reflection.Assembly]::LoadFrom((Join-Path (Get-Module PSSwarm).ModuleBase 'PSSwarm.Client.dll'))
-    $service = [PSSwarm.Client.Service.DaemonService]
+    # The client library holds the service logic. It loads in PSSwarm's own AssemblyLoadContext, where a
+    # type literal does not find it: Assembly.Load goes through the module's resolver to that same copy.
+    $client = [System.Reflection.Assembly]::Load('PSSwarm.Client')
+    $service = $client.GetType('PSSwarm.Client.Service.DaemonService', $true)
+    $systemdUnit = $client.GetType('PSSwarm.Client.Service.SystemdUnit', $true)
     # Whatever this machine runs, the cmdlets see "no systemd" unless a test says otherwise: a test never
     # enables a unit on the machine that runs it.
     $noSystemd = Join-Path $root 'no-systemd'
@@ -52,7 +54,7 @@ BeforeAll {
     # The words of ExecStart=, split as systemd splits what Install-SwarmDaemon writes.
     function Get-ExecStartWord([string] $Path) {
         $exec = (Read-UnitFile $Path)['Service']['ExecStart'][0]
-        , [PSSwarm.Client.Service.SystemdUnit]::SplitCommandLine($exec).ToArray()
+        , $systemdUnit::SplitCommandLine($exec).ToArray()
     }
 
     # A Unix datagram socket bound where NOTIFY_SOCKET will point ('@name': the abstract namespace).
