@@ -40,7 +40,8 @@
     AliasesToExport      = @('Leave-Swarm')
     PrivateData          = @{
         PSData = @{
-            # No ProjectUri, LicenseUri or IconUri: the project has no public address or licence file yet.
+            # No ProjectUri, LicenseUri or IconUri: the project has no public address yet. The licence (MIT) is the
+            # LICENSE file in the module folder.
             Tags         = @('Docker', 'Swarm', 'Raft', 'Cluster', 'Linux', 'PSEdition_Core')
             ReleaseNotes = 'First packaged release: swarm init/join/leave, join tokens, node management, the swarm root CA and its rotation, autolock, Test-Swarm; the psswarmd daemon ships in the module (daemon/psswarmd, Linux, .NET 10).'
         }

@@ -56,13 +56,15 @@ function Invoke-Build {
     Invoke-Native dotnet (@('publish', (Join-Path $root 'src/PSSwarm/PSSwarm.csproj'), '-o', $staged, '--no-self-contained') + $r2r + $common)
     Invoke-Native dotnet (@('publish', (Join-Path $root 'src/PSSwarm.Daemon/PSSwarm.Daemon.csproj'), '-o', (Join-Path $staged 'daemon'), '--no-self-contained') + $r2r + $common)
     Remove-Item (Join-Path $staged '*.pdb'), (Join-Path $staged 'daemon/*.pdb') -ErrorAction SilentlyContinue
+    # What the web SDK stages for IIS and static files, and other platforms' runtimes (builds without a RID): unused here.
+    Remove-Item (Join-Path $staged 'daemon/web.config'), (Join-Path $staged 'daemon/*.staticwebassets.*.json'), (Join-Path $staged 'daemon/runtimes/win*') -Recurse -ErrorAction SilentlyContinue
     # Dependency isolation (DESIGN.md): only PSSwarm.dll (cmdlets, output types) in the module root; the client
     # (the bridge) and its Grpc, Protobuf and Microsoft.Extensions assemblies in Dependencies/, which PSSwarm.dll
     # loads in its own AssemblyLoadContext. The deps.json described the flat layout: dropped.
     $dependencies = New-Item -ItemType Directory -Path (Join-Path $staged 'Dependencies') -Force
     Get-ChildItem $staged -File -Filter '*.dll' | Where-Object Name -ne 'PSSwarm.dll' | Move-Item -Destination $dependencies
     Remove-Item (Join-Path $staged 'PSSwarm.deps.json') -ErrorAction SilentlyContinue
-    Copy-Item (Join-Path $root 'PSSwarm.psd1') $staged
+    Copy-Item (Join-Path $root 'PSSwarm.psd1'), (Join-Path $root 'LICENSE') $staged
     Copy-Item (Join-Path $root 'src/PSSwarm/PSSwarm.format.ps1xml'), (Join-Path $root 'src/PSSwarm/PSSwarm.types.ps1xml') $staged
     Copy-Item (Join-Path $root 'src/PSSwarm/psswarmd.service') $staged
     Copy-Item (Join-Path $root 'src/PSSwarm/dsc') $staged -Recurse   # DSC v3 resource manifests + their script
