@@ -46,9 +46,29 @@ Describe 'Exit-Swarm' {
             Test-TcpPort -Address 127.0.14.1 | Should -BeTrue
         }
 
-        It 'leaves with -Force, returning nothing' {
-            $result = Exit-Swarm -Endpoint $node.Endpoint -Force -Confirm:$false
+        It 'does nothing with -Force under $WhatIfPreference' {
+            $WhatIfPreference = $true
+            try { $result = Exit-Swarm -Endpoint $node.Endpoint -Force }
+            finally { $WhatIfPreference = $false }
             $result | Should -BeNullOrEmpty
+            (Get-Swarm -Endpoint $node.Endpoint).Id | Should -BeExactly $swarm.Id
+        }
+
+        It 'still asks with -Force and an explicit -Confirm (here: a non-interactive host refuses the prompt)' {
+            if ([Environment]::GetCommandLineArgs() -notcontains '-NonInteractive') {
+                Set-ItResult -Skipped -Because 'the prompt is only observable as an error in a non-interactive host'
+                return
+            }
+            { Exit-Swarm -Endpoint $node.Endpoint -Force -Confirm } | Should -Throw '*NonInteractive*'
+            (Get-Swarm -Endpoint $node.Endpoint).Id | Should -BeExactly $swarm.Id
+        }
+
+        It 'leaves with -Force alone, without a prompt, returning nothing and saying so with -Verbose' {
+            $all = @(Exit-Swarm -Endpoint $node.Endpoint -Force -Verbose 4>&1)
+            $result = @($all | Where-Object { $_ -isnot [System.Management.Automation.VerboseRecord] })
+            $result | Should -BeNullOrEmpty
+            $verbose = @($all | Where-Object { $_ -is [System.Management.Automation.VerboseRecord] } | ForEach-Object Message)
+            $verbose -like '*"Leave the swarm (force)" on target "*-Force: not confirmed*' | Should -HaveCount 1 -Because ($verbose -join '; ')
             $s = Get-Swarm -Endpoint $node.Endpoint
             $s.LocalNodeState | Should -Be ([PSSwarm.LocalNodeState]::Inactive)
             $s.IsManager | Should -BeFalse

@@ -342,6 +342,13 @@ Describe 'Remove-SwarmNode' {
             (Get-SwarmNode -Endpoint $m -Id w2).Status | Should -Be 'Ready'
         }
 
+        It 'removes nothing with -Force under $WhatIfPreference' {
+            $WhatIfPreference = $true
+            try { Remove-SwarmNode -Endpoint $m -Id w2 -Force }
+            finally { $WhatIfPreference = $false }
+            (Get-SwarmNode -Endpoint $m -Id w2).Status | Should -Be 'Ready'
+        }
+
         It 'leaves every node in place after the refusals' {
             @(Get-SwarmNode -Endpoint $m).Count | Should -Be 6
         }

@@ -148,10 +148,9 @@ public sealed class RemoveSwarmNodeCommand : SwarmCmdlet
 
     protected override void ProcessRecord()
     {
-        var whatIf = MyInvocation.BoundParameters.ContainsKey("WhatIf");
         foreach (var id in Id)
         {
-            if ((!Force || whatIf) && !ShouldProcess($"node {id}", "Remove from the swarm")) continue;
+            if (!this.ShouldProcess(Force, $"node {id}", "Remove from the swarm")) continue;
             Call((c, t) => c.RemoveNodeAsync(id, Force, t), id);
             WriteVerbose($"Removed node {id}.");
         }

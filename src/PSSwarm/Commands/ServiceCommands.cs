@@ -94,8 +94,8 @@ public sealed class UninstallSwarmDaemonCommand : ServiceCmdlet
         else if (!whatIf) return; // the unit stays: so does its data
         // The node's Raft store, keys and certificates: High impact, so a prompt unless -Force (-WhatIf still only reports).
         if (!RemoveData) return;
-        if (!ShouldProcess(settings.DataRoot, "Remove the data root (the node's Raft store, keys and certificates)")) return;
-        if (!whatIf && !Force && !ShouldContinue($"Remove {settings.DataRoot} and everything in it? The node loses its identity and, as a manager, its copy of the swarm's state.", "Remove the data root"))
+        if (!this.ShouldProcess(Force, settings.DataRoot, "Remove the data root (the node's Raft store, keys and certificates)",
+                $"Remove {settings.DataRoot} and everything in it? The node loses its identity and, as a manager, its copy of the swarm's state.", "Remove the data root"))
             return;
         Run(async token => { await DaemonService.RemoveDataAsync(settings, token).ConfigureAwait(false); return true; });
         WriteVerbose($"Removed {settings.DataRoot}");

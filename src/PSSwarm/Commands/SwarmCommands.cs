@@ -224,9 +224,8 @@ public sealed class ExitSwarmCommand : SwarmCmdlet
 
     protected override void EndProcessing()
     {
-        // -Force is docker's --force: no prompt either (-WhatIf still only reports).
-        var whatIf = MyInvocation.BoundParameters.ContainsKey("WhatIf");
-        if ((!Force || whatIf) && !ShouldProcess(Client.Endpoint, Force ? "Leave the swarm (force)" : "Leave the swarm")) return;
+        // -Force is docker's --force: no prompt either (ForceConfirmation: -WhatIf still only reports).
+        if (!this.ShouldProcess(Force, Client.Endpoint, Force ? "Leave the swarm (force)" : "Leave the swarm")) return;
         Call((c, t) => c.LeaveAsync(Force, t));
         WriteVerbose("Node left the swarm.");
     }
