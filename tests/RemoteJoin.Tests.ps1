@@ -48,7 +48,8 @@ Describe "Joining hosts through PowerShell remoting over SSH$(if ($SkipReason) {
         function New-HostSession([string[]] $Ip) {
             $session = New-PSSession -HostName $Ip -UserName root -KeyFilePath $lab.ClientKey -Options $sshOptions -ConnectingTimeout 30000 -ErrorAction Stop
             foreach ($s in $session) { $sessions.Add($s) }
-            $session
+            # New-PSSession opens the connections in parallel and returns them as they complete: in $Ip's order here.
+            foreach ($address in $Ip) { $session | Where-Object ComputerName -EQ $address }
         }
         function Write-LabLogOnFailure {
             if (Test-CurrentTestFailed) { foreach ($h in @($mgr) + @($hosts.Values)) { Get-SwarmTestHostLog $h -Tail 15 | Write-Host } }
