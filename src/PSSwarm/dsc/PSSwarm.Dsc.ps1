@@ -272,13 +272,14 @@ function Compare-Membership([hashtable] $Desired, $Actual) {
     [pscustomobject]@{ Diff = @($diff); Update = $update; WantExist = $wantExist }
 }
 
-function Invoke-MembershipGet([hashtable] $Desired) {
-    Write-JsonLine (Get-MembershipState $Desired).State
+# get and test are the same for both resources, through Get-<Prefix>State and Compare-<Prefix>.
+function Invoke-Get([string] $Prefix, [hashtable] $Desired) {
+    Write-JsonLine (& "Get-${Prefix}State" $Desired).State
 }
 
-function Invoke-MembershipTest([hashtable] $Desired) {
-    $actual = Get-MembershipState $Desired
-    $compare = Compare-Membership $Desired $actual
+function Invoke-Test([string] $Prefix, [hashtable] $Desired) {
+    $actual = & "Get-${Prefix}State" $Desired
+    $compare = & "Compare-$Prefix" $Desired $actual
     $state = $actual.State
     $state._inDesiredState = $compare.Diff.Count -eq 0
     Write-JsonLine $state
@@ -393,19 +394,6 @@ function Compare-Node([hashtable] $Desired, $Actual) {
     [pscustomobject]@{ Diff = @($diff); Update = $update; WantExist = $wantExist }
 }
 
-function Invoke-NodeGet([hashtable] $Desired) {
-    Write-JsonLine (Get-NodeState $Desired).State
-}
-
-function Invoke-NodeTest([hashtable] $Desired) {
-    $actual = Get-NodeState $Desired
-    $compare = Compare-Node $Desired $actual
-    $state = $actual.State
-    $state._inDesiredState = $compare.Diff.Count -eq 0
-    Write-JsonLine $state
-    Write-JsonLine $compare.Diff
-}
-
 function Invoke-NodeSet([hashtable] $Desired) {
     $ep = Get-EndpointParameter $Desired
     $actual = Get-NodeState $Desired
@@ -450,8 +438,11 @@ try {
     try { Import-Module $manifest -ErrorAction Stop }
     catch { Stop-Operation $ExitUnexpected "Could not import the PSSwarm module from '$manifest': $($_.Exception.Message)" }
     $prefix = if ($Resource -eq 'SwarmMembership') { 'Membership' } else { 'Node' }
-    $verb = (Get-Culture).TextInfo.ToTitleCase($Operation)
-    & "Invoke-$prefix$verb" $desired
+    switch ($Operation) {
+        'get' { Invoke-Get $prefix $desired }
+        'test' { Invoke-Test $prefix $desired }
+        'set' { & "Invoke-${prefix}Set" $desired }
+    }
     exit 0
 }
 catch [DscResourceError] {
