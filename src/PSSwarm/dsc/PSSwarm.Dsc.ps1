@@ -272,6 +272,20 @@ function Compare-Membership([hashtable] $Desired, $Actual) {
     [pscustomobject]@{ Diff = @($diff); Update = $update; WantExist = $wantExist }
 }
 
+# A compare's Update (Role, Availability, Labels.Add/Remove) as one Set-SwarmNode call: the daemon writes the
+# changes to one node in one step (all or none). Adds the names of the changed properties to $Changed.
+function Set-NodeUpdate([hashtable] $Ep, [string] $Id, [hashtable] $Update, [System.Collections.Generic.List[string]] $Changed) {
+    $params = @{ Id = $Id }
+    if ($Update.ContainsKey('Role')) { $params.Role = $Update.Role; $Changed.Add('role') }
+    if ($Update.ContainsKey('Availability')) { $params.Availability = $Update.Availability; $Changed.Add('availability') }
+    if ($Update.ContainsKey('Labels')) {
+        if ($Update.Labels.Add.Count) { $params.Label = [hashtable]$Update.Labels.Add }
+        if ($Update.Labels.Remove.Count) { $params.RemoveLabel = $Update.Labels.Remove }
+        $Changed.Add('labels')
+    }
+    Invoke-Swarm 'Set-SwarmNode' { Set-SwarmNode @Ep @params -Confirm:$false -ErrorAction Stop }
+}
+
 # get and test are the same for both resources, through Get-<Prefix>State and Compare-<Prefix>.
 function Invoke-Get([string] $Prefix, [hashtable] $Desired) {
     Write-JsonLine (& "Get-${Prefix}State" $Desired).State
@@ -335,15 +349,7 @@ function Invoke-MembershipSet([hashtable] $Desired) {
         if ($update.ContainsKey('Role') -and $state.role -ne 'Manager') {
             Stop-Operation $ExitNeedsManager "This node is a worker and cannot promote itself: promote it with the PSSwarm/SwarmNode resource (name: '$($state.nodeId)', role: Manager) on a manager."
         }
-        $params = @{ Id = $state.nodeId }
-        if ($update.ContainsKey('Role')) { $params.Role = $update.Role; $changed.Add('role') }
-        if ($update.ContainsKey('Availability')) { $params.Availability = $update.Availability; $changed.Add('availability') }
-        if ($update.ContainsKey('Labels')) {
-            if ($update.Labels.Add.Count) { $params.Label = [hashtable]$update.Labels.Add }
-            if ($update.Labels.Remove.Count) { $params.RemoveLabel = $update.Labels.Remove }
-            $changed.Add('labels')
-        }
-        Invoke-Swarm 'Set-SwarmNode' { Set-SwarmNode @ep @params -Confirm:$false -ErrorAction Stop }
+        Set-NodeUpdate $ep $state.nodeId $update $changed
     }
     Write-JsonLine (Get-MembershipState $Desired).State
     Write-JsonLine @($changed)
@@ -414,17 +420,7 @@ function Invoke-NodeSet([hashtable] $Desired) {
         Stop-Operation $ExitRefused "Node '$($Desired.name)' is not in the swarm. A node joins from its own host: use the PSSwarm/SwarmMembership resource there."
     }
     else {
-        $update = $compare.Update
-        $params = @{ Id = $id }
-        if ($update.ContainsKey('Role')) { $params.Role = $update.Role; $changed.Add('role') }
-        if ($update.ContainsKey('Availability')) { $params.Availability = $update.Availability; $changed.Add('availability') }
-        if ($update.ContainsKey('Labels')) {
-            if ($update.Labels.Add.Count) { $params.Label = [hashtable]$update.Labels.Add }
-            if ($update.Labels.Remove.Count) { $params.RemoveLabel = $update.Labels.Remove }
-            $changed.Add('labels')
-        }
-        # One call: the daemon writes the changes to one node in one step (all or none).
-        Invoke-Swarm 'Set-SwarmNode' { Set-SwarmNode @ep @params -Confirm:$false -ErrorAction Stop }
+        Set-NodeUpdate $ep $id $compare.Update $changed
     }
     Write-JsonLine (Get-NodeState $Desired).State
     Write-JsonLine @($changed)
