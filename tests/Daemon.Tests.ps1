@@ -219,6 +219,36 @@ Describe 'Start-SwarmDaemon' {
         }
     }
 
+    Context 'when the data root is in use by a running daemon' {
+        BeforeAll {
+            $holder = Start-TestNode -Root $root -Name d9
+            $otherSocket = Join-Path $root 'd9-other.sock'
+        }
+
+        It 'refuses a second daemon on that data root, naming the first one''s PID, and keeps the first serving' {
+            $unexpected = $null
+            $failed = $null
+            try { $unexpected = Start-SwarmDaemon -DataRoot $holder.DataRoot -Endpoint "unix://$otherSocket" -NodeName d9b -PassThru -ErrorAction Stop }
+            catch { $failed = $_ }
+            if ($unexpected) { Register-TestProcess -Root $root -ProcessId $unexpected.ProcessId -Name d9b -DataRoot $holder.DataRoot }
+            $unexpected | Should -BeNullOrEmpty -Because 'two daemons on one data root would write one Raft log at once'
+            $failed.FullyQualifiedErrorId | Should -BeLike 'SwarmDaemonStartFailed*'
+            $failed.Exception.Message | Should -BeLike "*another psswarmd (pid $($holder.Pid)) is running on the data root $($holder.DataRoot)*"
+            $otherSocket | Should -Not -Exist
+            Test-ProcessAlive $holder.Pid | Should -BeTrue
+            (Get-Swarm -Endpoint $holder.Endpoint).LocalNodeState | Should -Be 'Inactive'
+        }
+
+        It 'lets a new daemon take the data root once the holder is killed (no stale lock)' {
+            Stop-Process -Id $holder.Pid -Force
+            Wait-ProcessExit $holder.Pid | Should -BeTrue
+            $next = Start-SwarmDaemon -DataRoot $holder.DataRoot -Endpoint "unix://$otherSocket" -NodeName d9 -PassThru
+            Register-TestProcess -Root $root -ProcessId $next.ProcessId -Name d9 -DataRoot $holder.DataRoot
+            (Get-Swarm -Endpoint "unix://$otherSocket").LocalNodeState | Should -Be 'Inactive'
+            (Get-Content -Raw (Join-Path $holder.DataRoot 'psswarmd.pid')).Trim() | Should -Be "$($next.ProcessId)"
+        }
+    }
+
     Context 'when several daemons run on one host' {
         BeforeAll {
             $nodes = @(

@@ -168,11 +168,19 @@ function Start-TestNode {
         if ($LogLevel) { $params.LogLevel = $LogLevel }
         try { $info = Start-SwarmDaemon @params }
         catch {
-            # A daemon that did not answer in time keeps running (Start-SwarmDaemon names its PID): this
-            # test started it, so it stops it by that PID instead of leaking it past the test's clean-up.
-            if ("$($_.Exception.Message)" -match 'psswarmd \(PID (\d+)\)') {
-                $leaked = [int]$Matches[1]
-                if (Test-ProcessAlive $leaked) { Stop-Process -Id $leaked -Force -ErrorAction Ignore }
+            # A daemon that did not answer in time keeps running: this test started it, so it stops it by its
+            # PID instead of leaking it past the test's clean-up. Start-SwarmDaemon names the PID when its start
+            # timeout passes; for any other failure, the psswarmd whose --data-root is this node's (a folder
+            # only this test uses) is the one it started.
+            # (Not when the refusal is that a daemon already runs there: that one is not this call's.)
+            $leaked = @(if ("$($_.Exception.Message)" -match 'psswarmd \(PID (\d+)\)') { [int]$Matches[1] })
+            if ("$($_.FullyQualifiedErrorId)" -notlike 'SwarmDaemonRunning*') { $leaked += @(Get-ChildItem /proc -Directory -ErrorAction Ignore | Where-Object Name -Match '^\d+$' | ForEach-Object {
+                    $argv = @(Get-ProcessCommandLine -ProcessId ([int]$_.Name))
+                    $at = [array]::IndexOf($argv, '--data-root')
+                    if ($at -ge 0 -and $at + 1 -lt $argv.Count -and $argv[$at + 1] -eq $dataRoot -and ($argv -join ' ') -match 'psswarmd') { [int]$_.Name }
+                }) }
+            foreach ($id in $leaked | Select-Object -Unique) {
+                if (Test-ProcessAlive $id) { Stop-Process -Id $id -Force -ErrorAction Ignore }
             }
             throw
         }

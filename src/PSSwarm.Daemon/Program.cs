@@ -26,10 +26,13 @@ catch (ArgumentException e)
 }
 
 ControlSocket control;
+DataRootLock dataRootLock;
 try
 {
     Directory.CreateDirectory(options.DataRoot, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
     File.SetUnixFileMode(options.DataRoot, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+    // Before anything in the data root or the socket is touched: one daemon per data root.
+    dataRootLock = DataRootLock.Acquire(options.DataRoot);
     // Bound with mode 0660 from its first moment and given its group, before Kestrel calls listen(2) on it.
     control = ControlSocket.Create(options.SocketPath, options.GroupId);
 }
@@ -87,6 +90,7 @@ finally
 {
     control.Dispose(); // the socket file first: no new client reaches a daemon that is going away
     await node.DisposeAsync();
+    dataRootLock.Dispose(); // last: the data root is free once the node has let go of it
     log.LogInformation("psswarmd stopped");
 }
 return 0;
