@@ -245,7 +245,7 @@ Describe 'Start-SwarmDaemon' {
             $next = Start-SwarmDaemon -DataRoot $holder.DataRoot -Endpoint "unix://$otherSocket" -NodeName d9 -PassThru
             Register-TestProcess -Root $root -ProcessId $next.ProcessId -Name d9 -DataRoot $holder.DataRoot
             (Get-Swarm -Endpoint "unix://$otherSocket").LocalNodeState | Should -Be 'Inactive'
-            (Get-Content -Raw (Join-Path $holder.DataRoot 'psswarmd.pid')).Trim() | Should -Be "$($next.ProcessId)"
+            (Get-Content -Raw (Join-Path $holder.DataRoot "psswarmd.pid")).Trim() | Should -Be "$($next.ProcessId)"
         }
     }
 
