@@ -102,11 +102,9 @@ public sealed class UninstallSwarmDaemonCommand : ServiceCmdlet
     }
 }
 
-/// <summary>-UnitPath, cancellation tied to Ctrl+C, and client failures as ErrorRecords (no daemon endpoint of its own).</summary>
-public abstract class ServiceCmdlet : PSCmdlet
+/// <summary>-UnitPath, and file-system failures as ErrorRecords (no daemon endpoint of its own).</summary>
+public abstract class ServiceCmdlet : PSSwarmCmdlet
 {
-    private readonly CancellationTokenSource cancellation = new();
-
     /// <summary>The folder of the unit file (psswarmd.service).</summary>
     [Parameter]
     [ValidateNotNullOrEmpty]
@@ -115,32 +113,11 @@ public abstract class ServiceCmdlet : PSCmdlet
     protected string UnitDirectory()
         => string.IsNullOrEmpty(UnitPath) ? DaemonService.DefaultUnitDirectory : GetUnresolvedProviderPathFromPSPath(UnitPath);
 
-    protected T Run<T>(Func<CancellationToken, Task<T>> work)
+    protected override ErrorRecord? MapFailure(Exception e, object? target)
     {
-        try
-        {
-            return work(cancellation.Token).GetAwaiter().GetResult();
-        }
-        catch (SwarmClientException e)
-        {
-            ThrowTerminatingError(SwarmCmdlet.ToErrorRecord(e, null));
-            throw; // not reached
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            var id = e is UnauthorizedAccessException ? "SwarmDaemonServiceAccessDenied" : "SwarmDaemonServiceIOError";
-            ThrowTerminatingError(new ErrorRecord(new SwarmException(id, $"{e.Message} (installing a system service usually needs root)", e), id,
-                e is UnauthorizedAccessException ? ErrorCategory.PermissionDenied : ErrorCategory.WriteError, null));
-            throw;
-        }
-        catch (OperationCanceledException) when (cancellation.IsCancellationRequested)
-        {
-            throw new PipelineStoppedException();
-        }
+        if (e is not (IOException or UnauthorizedAccessException)) return null;
+        var id = e is UnauthorizedAccessException ? "SwarmDaemonServiceAccessDenied" : "SwarmDaemonServiceIOError";
+        return new ErrorRecord(new SwarmException(id, $"{e.Message} (installing a system service usually needs root)", e), id,
+            e is UnauthorizedAccessException ? ErrorCategory.PermissionDenied : ErrorCategory.WriteError, target);
     }
-
-    protected void ThrowError(string errorId, ErrorCategory category, string message, object? target = null)
-        => ThrowTerminatingError(new ErrorRecord(new SwarmException(errorId, message), errorId, category, target));
-
-    protected override void StopProcessing() => cancellation.Cancel();
 }
