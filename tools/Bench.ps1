@@ -125,6 +125,35 @@ function Fail-Section([string] $Section, [System.Management.Automation.ErrorReco
     $result.errors.Add($text)
     Write-Host $text -ForegroundColor Red
 }
+function Invoke-BenchScenario {
+    <#
+    Runs a scenario script of tools/bench (or says it is skipped, with the switch that skips it). Its
+    figures go into $result.<Section>: the keys declared there, with the run's details in
+    $result.details.<Section>; a section with no declared keys takes the whole run. A run that reports
+    an error (details.error, or what -Check returns for it) marks the bench failed.
+    #>
+    param(
+        [string] $Section, [string] $Label, [string] $Description, [bool] $Enabled, [string] $Switch,
+        [string] $Script, [hashtable] $Arguments = @{}, [scriptblock] $Check
+    )
+    if (-not $Enabled) {
+        Say "${Label}: skipped ($Switch): the `"$Section`" figures are null."
+        $result.notes.Add("${Section}: skipped ($Switch); every $Section figure is null")
+        return
+    }
+    Say "${Label}: $Description"
+    try {
+        $run = @(& (Join-Path $PSScriptRoot "bench/$Script") -ModulePath ([IO.Path]::GetFullPath($ModulePath)) @Arguments) | Select-Object -Last 1
+        if ($result[$Section] -is [System.Collections.IDictionary]) {
+            foreach ($key in @($result[$Section].Keys)) { $result[$Section][$key] = $run.$key }
+            $result.details[$Section] = $run.details
+        }
+        else { $result[$Section] = $run }
+        $problem = if ($run.details.error) { $run.details.error } elseif ($Check) { & $Check $run }
+        if ($problem) { $script:sectionFailed = $true; $result.errors.Add("${Section}: $problem") }
+    }
+    catch { Fail-Section $Section $_ }
+}
 function Wait-Leader {
     $sw = [Diagnostics.Stopwatch]::StartNew()
     while ($sw.Elapsed.TotalSeconds -lt 30) {
@@ -674,61 +703,17 @@ try {
     }
 
     Say
-    if ($ScaleNodes -gt 0) {
-        Say "Scale: $ScaleNodes simulated worker nodes (tools/loadgen) joining three managers on 127.0.0.231-233:2377 and heartbeating the leader"
-        try {
-            $scale = @(& (Join-Path $PSScriptRoot 'bench/Scale.ps1') -ModulePath $ModulePath -Nodes $ScaleNodes) | Select-Object -Last 1
-            foreach ($key in @($result.scale.Keys)) { $result.scale[$key] = $scale[$key] }
-            $result.details.scale = $scale.details
-            if ($scale.details.error) { $script:sectionFailed = $true; $result.errors.Add("scale: $($scale.details.error)") }
-        }
-        catch { Fail-Section 'scale' $_ }
-    }
-    else {
-        Say 'Scale: skipped (-ScaleNodes 0): the "scale" figures are null.'
-        $result.notes.Add('scale: skipped (-ScaleNodes 0); every scale figure is null')
-    }
+    Invoke-BenchScenario -Section scale -Label Scale -Enabled ($ScaleNodes -gt 0) -Switch '-ScaleNodes 0' -Script Scale.ps1 -Arguments @{ Nodes = $ScaleNodes } `
+        -Description "$ScaleNodes simulated worker nodes (tools/loadgen) joining three managers on 127.0.0.231-233:2377 and heartbeating the leader"
     Say
-    if ($CaRotation -gt 0) {
-        Say 'Root CA rotation: Update-SwarmCA on 3 managers and 10 workers (127.0.0.241-253:2377), at a 5 s and at a 1 s heartbeat'
-        try {
-            $caRun = @(& (Join-Path $PSScriptRoot 'bench/CaRotation.ps1') -ModulePath $ModulePath) | Select-Object -Last 1
-            foreach ($key in @($result.caRotation.Keys)) { $result.caRotation[$key] = $caRun.$key }
-            $result.details.caRotation = $caRun.details
-            if ($caRun.details.error) { $script:sectionFailed = $true; $result.errors.Add("caRotation: $($caRun.details.error)") }
-            elseif ($caRun.failures -gt 0) { $script:sectionFailed = $true; $result.errors.Add("caRotation: $($caRun.failures) rotations failed their checks (see details.caRotation.runs)") }
-        }
-        catch { Fail-Section 'caRotation' $_ }
-    }
-    else {
-        Say 'Root CA rotation: skipped (-CaRotation 0): the "caRotation" figures are null.'
-        $result.notes.Add('caRotation: skipped (-CaRotation 0); every caRotation figure is null')
-    }
+    Invoke-BenchScenario -Section caRotation -Label 'Root CA rotation' -Enabled ($CaRotation -gt 0) -Switch '-CaRotation 0' -Script CaRotation.ps1 `
+        -Description 'Update-SwarmCA on 3 managers and 10 workers (127.0.0.241-253:2377), at a 5 s and at a 1 s heartbeat' `
+        -Check { param($run) if ($run.failures -gt 0) { "$($run.failures) rotations failed their checks (see details.caRotation.runs)" } }
     Say
-    if ($RemoteJoin -gt 0) {
-        Say 'Remote join: New-PSSession -HostName into 3 namespace hosts (sshd, 10.99.77.1-3) and one fanned-out Invoke-Command ... | Join-Swarm'
-        try {
-            $remote = @(& (Join-Path $PSScriptRoot 'bench/RemoteJoin.ps1') -ModulePath $ModulePath) | Select-Object -Last 1
-            $result['remoteJoin'] = $remote
-            if ($remote.details.error) { $script:sectionFailed = $true; $result.errors.Add("remoteJoin: $($remote.details.error)") }
-        }
-        catch { Fail-Section 'remoteJoin' $_ }
-    }
-    else { $result.notes.Add('remoteJoin: skipped (-RemoteJoin 0)') }
-    if ($ModuleRuns -gt 0) {
-        Say "Module: Import-Module in new pwsh processes (cold: page cache dropped; warm), the first call, package and staged sizes"
-        try {
-            $moduleRun = @(& (Join-Path $PSScriptRoot 'bench/Module.ps1') -ModulePath ([IO.Path]::GetFullPath($ModulePath)) -Runs $ModuleRuns) | Select-Object -Last 1
-            foreach ($key in @($result.module.Keys)) { $result.module[$key] = $moduleRun.$key }
-            $result.details.module = $moduleRun.details
-            if ($moduleRun.details.error) { $script:sectionFailed = $true; $result.errors.Add("module: $($moduleRun.details.error)") }
-        }
-        catch { Fail-Section 'module' $_ }
-    }
-    else {
-        Say 'Module: skipped (-ModuleRuns 0): the "module" figures are null.'
-        $result.notes.Add('module: skipped (-ModuleRuns 0); every module figure is null')
-    }
+    Invoke-BenchScenario -Section remoteJoin -Label 'Remote join' -Enabled ($RemoteJoin -gt 0) -Switch '-RemoteJoin 0' -Script RemoteJoin.ps1 `
+        -Description 'New-PSSession -HostName into 3 namespace hosts (sshd, 10.99.77.1-3) and one fanned-out Invoke-Command ... | Join-Swarm'
+    Invoke-BenchScenario -Section module -Label Module -Enabled ($ModuleRuns -gt 0) -Switch '-ModuleRuns 0' -Script Module.ps1 -Arguments @{ Runs = $ModuleRuns } `
+        -Description 'Import-Module in new pwsh processes (cold: page cache dropped; warm), the first call, package and staged sizes'
     Say
     Say 'Docker 20.10 on this machine kind: worker join 144 ms, manager join 620 ms, node list through its API 0.8 ms (issue #3).'
     Say 'Docker 20.10 on this machine kind (issue #2): swarm init 150-600 ms, join-token API 0.6 ms, rotation API 9 ms, dockerd ~100 MB RSS + containerd 39 MB.'

@@ -315,11 +315,6 @@ if ($ca.details.logWarnings.Count) {
     Say ('warnings in the logs during the rotations: ' + (($ca.details.logWarnings.GetEnumerator() | ForEach-Object { "$($_.Name) x$($_.Value.count)" }) -join ', '))
 }
 Say ('elapsed {0} s (set-up {1} s)' -f $ca.details.elapsedSeconds, $ca.details.setupSeconds)
-if ($OutputPath) {
-    $OutputPath = [IO.Path]::GetFullPath($OutputPath)
-    New-Item -ItemType Directory (Split-Path $OutputPath) -Force | Out-Null
-    $ca | ConvertTo-Json -Depth 6 | Set-Content -Path $OutputPath -Encoding utf8NoBOM
-    Say "Figures written to $OutputPath"
-}
+if ($written = Write-BenchFigures $ca $OutputPath) { Say "Figures written to $written" }
 [pscustomobject]$ca
 if ($exitCode) { exit $exitCode }

@@ -381,11 +381,6 @@ if ($counts.failureKinds.Count) { Say ('  failures: ' + (($counts.failureKinds.G
 Say ('lost acknowledged writes {0} (labels {1} of {8} keys, joins {2}, token {3}); from failed writes: labels {9}, token {4}; duplicate nodes {5}; leader disagreement {6}; managers checked {7}/3' -f
     $counts.lostAcknowledged, $counts.lostLabels, $counts.lostJoins, $counts.tokenMismatch, $counts.tokenAmbiguous, $counts.duplicateNodes, $counts.leaderDisagreement, $counts.managersChecked, $counts.labelKeysChecked, $counts.labelsFromFailedWrites)
 Say ('elapsed {0} s (chaos {1} s)' -f $counts.elapsedSeconds, $counts.chaosSeconds)
-if ($OutputPath) {
-    $OutputPath = [IO.Path]::GetFullPath($OutputPath)
-    New-Item -ItemType Directory (Split-Path $OutputPath) -Force | Out-Null
-    $counts | ConvertTo-Json -Depth 6 | Set-Content -Path $OutputPath -Encoding utf8NoBOM
-    Say "Counts written to $OutputPath"
-}
+if ($written = Write-BenchFigures $counts $OutputPath) { Say "Counts written to $written" }
 [pscustomobject]$counts
 if ($exitCode) { exit $exitCode }

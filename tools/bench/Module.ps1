@@ -189,11 +189,6 @@ finally {
 }
 
 $mod.details.elapsedSeconds = Round2 $clock.Elapsed.TotalSeconds
-if ($OutputPath) {
-    $OutputPath = [IO.Path]::GetFullPath($OutputPath)
-    New-Item -ItemType Directory (Split-Path $OutputPath) -Force | Out-Null
-    $mod | ConvertTo-Json -Depth 6 | Set-Content -Path $OutputPath -Encoding utf8NoBOM
-    Say "Figures written to $OutputPath"
-}
+if ($written = Write-BenchFigures $mod $OutputPath) { Say "Figures written to $written" }
 [pscustomobject]$mod
 if ($exitCode) { exit $exitCode }

@@ -97,6 +97,16 @@ function Get-ClientType {
     [Reflection.Assembly]::Load('PSSwarm.Client').GetType($Name, $true)
 }
 
+function Write-BenchFigures {
+    <# Writes a scenario's figures as JSON to OutputPath (its folder made if missing); returns the full path, or nothing without a path. #>
+    param([Parameter(Mandatory)] $Figures, [string] $OutputPath)
+    if (-not $OutputPath) { return }
+    $full = [IO.Path]::GetFullPath($OutputPath)
+    New-Item -ItemType Directory (Split-Path $full) -Force | Out-Null
+    $Figures | ConvertTo-Json -Depth 6 | Set-Content -Path $full -Encoding utf8NoBOM
+    $full
+}
+
 function Get-Median {
     <# The median of the values, or $null when there are none. #>
     param([double[]] $Values)
@@ -110,4 +120,4 @@ function Get-Round2 {
     if ($null -eq $Value) { $null } else { [math]::Round([double]$Value, 2) }
 }
 
-Export-ModuleMember -Function Test-Alive, Wait-Exit, Send-Signal, Find-BenchLeader, Wait-BenchWhole, Stop-BenchDaemons, Copy-BenchLogs, Get-ClientType, Get-Median, Get-Round2
+Export-ModuleMember -Function Test-Alive, Wait-Exit, Send-Signal, Find-BenchLeader, Wait-BenchWhole, Stop-BenchDaemons, Copy-BenchLogs, Get-ClientType, Write-BenchFigures, Get-Median, Get-Round2
