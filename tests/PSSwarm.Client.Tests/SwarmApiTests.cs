@@ -106,4 +106,15 @@ public class SwarmApiTests
         Assert.Equal(("old", "sha256:1", true, "new", "sha256:2", 2, 3), (ca.RootCaPem, ca.Digest, ca.RotationInProgress, ca.NextRootCaPem, ca.NextDigest, ca.NodesRotated, ca.NodesTotal));
         Assert.Equal(DateTimeOffset.FromUnixTimeMilliseconds(9_000), ca.RotationStartedAt);
     }
+
+    [Fact]
+    public async Task Checks_report_a_daemon_that_does_not_answer_as_one_failed_Daemon_check_not_an_exception()
+    {
+        var socket = Path.Combine(Path.GetTempPath(), $"psswarm-no-daemon-{Guid.NewGuid():N}.sock");
+        var checks = await SwarmApi.For($"unix://{socket}").RunChecksAsync("", "", null, CancellationToken.None);
+        var only = Assert.Single(checks);
+        Assert.Equal("Daemon", only.Name);
+        Assert.Equal(CheckResult.Fail, only.Result);
+        Assert.Contains(socket, only.Message);
+    }
 }

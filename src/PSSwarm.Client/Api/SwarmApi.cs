@@ -72,13 +72,20 @@ public sealed class SwarmApi
         => (await client.RotateUnlockKeyAsync(token).ConfigureAwait(false)).Key;
 
     /// <summary>Test-Swarm: the daemon's checks.</summary>
+    /// <summary>
+    /// Test-Swarm's checks: first "Daemon" (whether this daemon answers), then the daemon's own. A daemon
+    /// that does not answer is the first check a preflight makes: a failed check, not an exception.
+    /// </summary>
     public async Task<IReadOnlyList<Check>> RunChecksAsync(string listenAddress, string advertiseAddress, IEnumerable<string>? remoteAddresses,
         CancellationToken token)
     {
         var request = new Proto.CheckRequest { ListenAddress = listenAddress, AdvertiseAddress = advertiseAddress };
         if (remoteAddresses is not null) request.RemoteAddresses.AddRange(remoteAddresses);
-        var list = await client.RunChecksAsync(request, token).ConfigureAwait(false);
-        return list.Checks.Select(c => new Check(c.Name, (CheckResult)(int)c.Result, c.Message)).ToList();
+        Proto.CheckList list;
+        try { list = await client.RunChecksAsync(request, token).ConfigureAwait(false); }
+        catch (SwarmClientException e) { return [new Check("Daemon", CheckResult.Fail, e.Message)]; }
+        return [new Check("Daemon", CheckResult.Pass, $"The daemon at {Endpoint} answers."),
+            .. list.Checks.Select(c => new Check(c.Name, (CheckResult)(int)c.Result, c.Message))];
     }
 
     public async Task LeaveAsync(bool force, CancellationToken token)

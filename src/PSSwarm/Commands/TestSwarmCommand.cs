@@ -34,22 +34,11 @@ public sealed class TestSwarmCommand : SwarmCmdlet
 
     protected override void EndProcessing()
     {
-        var checks = new List<SwarmCheck>();
         string endpoint;
         try { endpoint = SwarmEndpoint.Resolve(Endpoint); }
         catch (SwarmClientException e) { ThrowError(e.ErrorId, ErrorCategory.InvalidArgument, e.Message, Endpoint); return; }
-        try
-        {
-            var list = SwarmApi.For(endpoint).RunChecksAsync(ListenAddress ?? "", AdvertiseAddress ?? "", RemoteAddress, CancellationToken).GetAwaiter().GetResult();
-            checks.Add(new SwarmCheck("Daemon", SwarmCheckResult.Pass, $"The daemon at {endpoint} answers."));
-            checks.AddRange(list.Select(c => new SwarmCheck(c.Name, (SwarmCheckResult)(int)c.Result, c.Message)));
-        }
-        catch (SwarmClientException e)
-        {
-            // The first check a preflight makes: reported, not thrown.
-            checks.Add(new SwarmCheck("Daemon", SwarmCheckResult.Fail, e.Message));
-        }
-        catch (OperationCanceledException) { return; }
+        var checks = Run(token => SwarmApi.For(endpoint).RunChecksAsync(ListenAddress ?? "", AdvertiseAddress ?? "", RemoteAddress, token))
+            .Select(c => new SwarmCheck(c.Name, (SwarmCheckResult)(int)c.Result, c.Message)).ToList();
         if (Quiet) WriteObject(checks.All(c => c.Result != SwarmCheckResult.Fail));
         else WriteObject(checks, enumerateCollection: true);
     }
