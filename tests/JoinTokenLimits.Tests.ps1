@@ -103,17 +103,6 @@ BeforeAll {
 AfterAll {
     foreach ($job in @($jobs)) { Remove-Job -Job $job -Force -ErrorAction SilentlyContinue }
     Remove-TestRoot $root
-    # A daemon whose Start-SwarmDaemon timed out (a loaded host) was never registered: stop, by PID,
-    # every psswarmd still running on a data root of this file's test root.
-    if ($root) {
-        foreach ($dir in @(Get-ChildItem -LiteralPath /proc -Directory -ErrorAction SilentlyContinue | Where-Object Name -Match '^\d+$')) {
-            $argv = @(Get-ProcessCommandLine ([int]$dir.Name))
-            if ($argv.Count -lt 3 -or (Split-Path -Leaf $argv[0]) -ne 'psswarmd' -or ($argv -join ' ') -notlike "*--data-root $root/*") { continue }
-            Write-Warning "Stopping unregistered psswarmd pid $($dir.Name): $($argv -join ' ')"
-            & kill -TERM ([int]$dir.Name) 2>$null
-            if (-not (Wait-ProcessExit -ProcessId ([int]$dir.Name) -TimeoutMilliseconds 5000)) { & kill -9 ([int]$dir.Name) 2>$null }
-        }
-    }
 }
 
 Describe 'New-SwarmJoinToken' {

@@ -168,20 +168,9 @@ function Start-TestNode {
         if ($LogLevel) { $params.LogLevel = $LogLevel }
         try { $info = Start-SwarmDaemon @params }
         catch {
-            # A daemon that did not answer in time keeps running: this test started it, so it stops it by its
-            # PID instead of leaking it past the test's clean-up. Start-SwarmDaemon names the PID when its start
-            # timeout passes; for any other failure, the psswarmd whose --data-root is this node's (a folder
-            # only this test uses) is the one it started.
-            # (Not when the refusal is that a daemon already runs there: that one is not this call's.)
-            $leaked = @(if ("$($_.Exception.Message)" -match 'psswarmd \(PID (\d+)\)') { [int]$Matches[1] })
-            if ("$($_.FullyQualifiedErrorId)" -notlike 'SwarmDaemonRunning*') { $leaked += @(Get-ChildItem /proc -Directory -ErrorAction Ignore | Where-Object Name -Match '^\d+$' | ForEach-Object {
-                    $argv = @(Get-ProcessCommandLine -ProcessId ([int]$_.Name))
-                    $at = [array]::IndexOf($argv, '--data-root')
-                    if ($at -ge 0 -and $at + 1 -lt $argv.Count -and $argv[$at + 1] -eq $dataRoot -and ($argv -join ' ') -match 'psswarmd') { [int]$_.Name }
-                }) }
-            foreach ($id in $leaked | Select-Object -Unique) {
-                if (Test-ProcessAlive $id) { Stop-Process -Id $id -Force -ErrorAction Ignore }
-            }
+            # A daemon that did not answer in time keeps running: this test started it, so it stops it now
+            # (not when the refusal is that a daemon already runs there: that one is not this call's).
+            if ("$($_.FullyQualifiedErrorId)" -notlike 'SwarmDaemonRunning*') { Stop-UnregisteredDaemon -DataRoot $dataRoot }
             throw
         }
         $processId = [int]$info.ProcessId
@@ -252,8 +241,28 @@ function Reset-TestNode {
     catch { Write-Warning "Reset-TestNode $($Node.Name): $_" }
 }
 
+function Stop-UnregisteredDaemon {
+    <#
+    Stops, by PID, every psswarmd whose --data-root is DataRoot, or lies under Under: daemons a test
+    started whose start failed or timed out before their PID was registered (a loaded host).
+    #>
+    [CmdletBinding()]
+    param([string] $DataRoot, [string] $Under)
+    foreach ($dir in @(Get-ChildItem -LiteralPath /proc -Directory -ErrorAction SilentlyContinue | Where-Object Name -Match '^\d+$')) {
+        $argv = @(Get-ProcessCommandLine ([int]$dir.Name))
+        if ($argv.Count -lt 3 -or (Split-Path -Leaf $argv[0]) -ne 'psswarmd') { continue }
+        $at = [array]::IndexOf($argv, '--data-root')
+        if ($at -lt 0 -or $at + 1 -ge $argv.Count) { continue }
+        $daemonRoot = $argv[$at + 1]
+        if (-not (($DataRoot -and $daemonRoot -eq $DataRoot) -or ($Under -and $daemonRoot.StartsWith("$Under/")))) { continue }
+        Write-Warning "Stopping unregistered psswarmd pid $($dir.Name): $($argv -join ' ')"
+        & kill -TERM ([int]$dir.Name) 2>$null
+        if (-not (Wait-ProcessExit -ProcessId ([int]$dir.Name) -TimeoutMilliseconds 5000)) { & kill -9 ([int]$dir.Name) 2>$null }
+    }
+}
+
 function Remove-TestRoot {
-    <# Stops (by PID) every process registered under the root, then deletes the folder. #>
+    <# Stops (by PID) every process registered under the root, and any unregistered psswarmd on a data root in it, then deletes the folder. #>
     [CmdletBinding()]
     param([Parameter(Mandatory)] [AllowNull()] [AllowEmptyString()] [string] $Root)
     if (-not $Root) { return }
@@ -262,6 +271,7 @@ function Remove-TestRoot {
         try { Stop-TestProcessById $entry } catch { Write-Warning "Could not stop pid $($entry.Pid): $_" }
         $null = $script:Registry.Remove($entry)
     }
+    Stop-UnregisteredDaemon -Under $Root
     if ($Root.StartsWith("$script:TestBase/") -and (Test-Path -LiteralPath $Root)) {
         Remove-Item -LiteralPath $Root -Recurse -Force -ErrorAction SilentlyContinue
     }
