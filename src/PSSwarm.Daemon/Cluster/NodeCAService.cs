@@ -100,23 +100,7 @@ internal sealed class NodeCAService(NodeSecurity security, ManagerHostAccessor a
     private async Task<IssueNodeCertificateResponse> RejoinAsync(ManagerHost host, ClusterObject cluster, NodeRole tokenRole,
         IssueNodeCertificateRequest request, ServerCallContext context)
     {
-        X509Certificate2 previous;
-        try { previous = X509Certificate2.CreateFromPem(request.PreviousCertificatePem); }
-        catch (Exception e) when (e is System.Security.Cryptography.CryptographicException or ArgumentException)
-        {
-            throw SwarmErrors.InvalidArgument($"the previous certificate cannot be read: {e.Message}");
-        }
-        string nodeId, org;
-        try { (nodeId, _, org) = NodeCertificates.ReadIdentity(previous); }
-        catch (ArgumentException e) { throw SwarmErrors.InvalidArgument(e.Message); }
-        // Any root this swarm had proves which node it is (a node away during a root rotation comes
-        // back this way); the current join token is what admits it.
-        if (!IssuedByThisSwarm(previous, cluster) || org != cluster.Id)
-            throw new SwarmException(SwarmErrorKind.SecurityError, "SwarmCertificateInvalid",
-                "the previous certificate was not issued by this swarm's root CA");
-        if (!CertificateKeys.CsrUsesKeyOf(request.Csr.ToByteArray(), previous))
-            throw new SwarmException(SwarmErrorKind.SecurityError, "SwarmCertificateInvalid",
-                "the certificate signing request is not signed with the previous certificate's key");
+        var nodeId = ProvePreviousIdentity(request.PreviousCertificatePem, request.Csr.ToByteArray(), cluster);
         var state = host.State.Current;
         if (state.RemovedNodes.Contains(nodeId))
             throw new SwarmException(SwarmErrorKind.PermissionDenied, "SwarmNodeRemoved", $"Permission denied: node {nodeId} was removed from swarm");
@@ -152,6 +136,33 @@ internal sealed class NodeCAService(NodeSecurity security, ManagerHostAccessor a
             .ConfigureAwait(false);
         logger.LogInformation("Issued a {Role} certificate to node {NodeId}", node.Role, node.Id);
         return Response(host, cluster, node.Id, certPem, node.Role);
+    }
+
+    /// <summary>
+    /// Which node a returning member is: its previous certificate (perhaps expired) from a root this swarm
+    /// has or had, for this swarm's ID, and a CSR signed with that certificate's key (a copied certificate
+    /// without its key proves nothing). Throws SwarmCertificateInvalid (SecurityError) otherwise.
+    /// </summary>
+    internal static string ProvePreviousIdentity(string previousCertificatePem, byte[] csrDer, ClusterObject cluster)
+    {
+        X509Certificate2 previous;
+        try { previous = X509Certificate2.CreateFromPem(previousCertificatePem); }
+        catch (Exception e) when (e is System.Security.Cryptography.CryptographicException or ArgumentException)
+        {
+            throw SwarmErrors.InvalidArgument($"the previous certificate cannot be read: {e.Message}");
+        }
+        string nodeId, org;
+        try { (nodeId, _, org) = NodeCertificates.ReadIdentity(previous); }
+        catch (ArgumentException e) { throw SwarmErrors.InvalidArgument(e.Message); }
+        // Any root this swarm had proves which node it is (a node away during a root rotation comes
+        // back this way); the current join token is what admits it.
+        if (!IssuedByThisSwarm(previous, cluster) || org != cluster.Id)
+            throw new SwarmException(SwarmErrorKind.SecurityError, "SwarmCertificateInvalid",
+                "the previous certificate was not issued by this swarm's root CA");
+        if (!CertificateKeys.CsrUsesKeyOf(csrDer, previous))
+            throw new SwarmException(SwarmErrorKind.SecurityError, "SwarmCertificateInvalid",
+                "the certificate signing request is not signed with the previous certificate's key");
+        return nodeId;
     }
 
     /// <summary>Whether a certificate (perhaps expired) was issued by the swarm's root, the next root of a rotation, or a root it had before.</summary>
