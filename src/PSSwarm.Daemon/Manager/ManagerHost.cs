@@ -483,9 +483,20 @@ internal sealed class ManagerHost : IAsyncDisposable, ISwarmView, Store.ISwarmSt
     /// a leader behind a cut link drops packets, and the call would otherwise wait for its deadline
     /// before the caller could learn that no quorum is left.
     /// </summary>
-    public async Task<T> ForwardAsync<T>(Func<Grpc.Net.Client.GrpcChannel, CancellationToken, Task<T>> call, CancellationToken token)
+    /// <param name="giveUpOnLeaderLoss">
+    /// False for a call whose success itself ends this node's view of the leader (its own removal from the
+    /// Raft membership): that call is bounded by its deadline only, or the answer to a removal that
+    /// happened would be lost to the leader change it causes.
+    /// </param>
+    public async Task<T> ForwardAsync<T>(Func<Grpc.Net.Client.GrpcChannel, CancellationToken, Task<T>> call, CancellationToken token,
+        bool giveUpOnLeaderLoss = true)
     {
         var leader = LeaderAddress ?? throw SwarmErrors.NoLeader();
+        if (!giveUpOnLeaderLoss)
+        {
+            try { return await call(Options.Channels.For(leader), token).ConfigureAwait(false); }
+            catch (Grpc.Core.RpcException e) { throw ClusterChannels.Translate(e, leader); }
+        }
         // Also given up when the leader falls silent for the election timeout (a cut link drops
         // packets: the call would otherwise wait for a connect timeout or its deadline).
         using var leaderLost = CancellationTokenSource.CreateLinkedTokenSource(token, leaderContact.Token);
@@ -584,7 +595,8 @@ internal sealed class ManagerHost : IAsyncDisposable, ISwarmView, Store.ISwarmSt
         {
             await ForwardAsync(async (channel, t) => await new RaftControl.RaftControlClient(channel)
                 .RemoveMemberAsync(new MemberRequest { Address = address, Leaving = leaving, LeftSwarm = leftSwarm, NodeId = leaving ? Options.NodeId : "" },
-                    deadline: Deadline(), cancellationToken: t), token).ConfigureAwait(false);
+                    deadline: Deadline(), cancellationToken: t), token,
+                giveUpOnLeaderLoss: address != Options.AdvertiseAddress).ConfigureAwait(false);
             return;
         }
         await membership.WaitAsync(token).ConfigureAwait(false);
